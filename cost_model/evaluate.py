@@ -1,0 +1,217 @@
+"""The cost model's Python entry points: validate, convert, call the kernels, wrap the results."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable, Iterable
+
+import numpy as np
+
+from mapping.spec import Mapping, MappingSpecError
+from nn_space.layers import ConvLayer, Network
+
+from .accelerator import Accelerator
+from .kernel import evaluate_batch, evaluate_into, layer_vector
+from .stats import ACTIONS, LEVELS, NUM_STATS, STAT_INDEX, TENSOR_KEYS
+from .status import reason
+
+
+class InvalidMappingError(MappingSpecError):
+    """A mapping the model refuses to cost (overflowing buffer, uncovered dim, ...), with the reason."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
+@lru_cache(maxsize=4096)
+def layer_array(layer: ConvLayer) -> np.ndarray:
+    """The int64 vector the kernels take for a layer (cached: layers are immutable)."""
+    v = layer_vector(layer.loop_bounds, layer.stride_y, layer.stride_x, layer.depthwise, layer.repeats)
+    v.flags.writeable = False
+    return v
+
+
+def _limits(acc: Accelerator) -> dict:
+    part = [int(b * 8 // acc.word_bits) for b in acc.l1_partition] if acc.l1_partition else None
+    return {"l1_words": acc.l1_words, "l2_words": acc.l2_words, "l1_part": part}
+
+
+def explain_status(stats: np.ndarray, acc: Accelerator) -> str:
+    return reason(int(stats[STAT_INDEX["status"]]), stats, _limits(acc))
+
+
+@dataclass(frozen=True, eq=False)
+class LayerCost:
+    """The cost of one layer under one mapping: a view over the kernel's result vector."""
+
+    layer: ConvLayer
+    mapping: Mapping
+    stats: np.ndarray
+    energy_unit: str
+
+    def __getitem__(self, name: str) -> float:
+        return float(self.stats[STAT_INDEX[name]])
+
+    @property
+    def valid(self) -> bool:
+        return self.stats[0] == 0
+
+    @property
+    def energy(self) -> float:
+        return self["energy"]
+
+    @property
+    def cycles(self) -> float:
+        return self["cycles"]
+
+    @property
+    def edp(self) -> float:
+        return self["edp"]
+
+    @property
+    def utilization(self) -> float:
+        return self["utilization"]
+
+    @property
+    def macs(self) -> int:
+        return int(self["macs"])
+
+    def counts(self) -> dict[str, dict[str, dict[str, int]]]:
+        """{level: {tensor: {reads, fills, updates}}} summed over PEs (level: l1, l2, dram)."""
+        return {lvl: {t: {a: int(self[f"{lvl}_{t}_{a}"]) for a in ACTIONS} for t in TENSOR_KEYS}
+                for lvl in LEVELS}
+
+    def energy_breakdown(self) -> dict[str, float]:
+        return {k: self[f"energy_{k}"] for k in ("mac", "l1", "noc", "l2", "dram")}
+
+    def to_dict(self) -> dict:
+        return {"layer": self.layer.name, "shape": self.layer.describe(),
+                **{name: (int(v) if float(v).is_integer() else float(v))
+                   for name, v in zip(STAT_INDEX, self.stats)},
+                "energy_unit": self.energy_unit, "mapping": self.mapping.to_dict()}
+
+
+def evaluate_stats(layer: ConvLayer, acc: Accelerator, mapping: Mapping,
+                   out: np.ndarray | None = None) -> np.ndarray:
+    """The raw result vector (status 0 = valid); the fastest single-call path."""
+    if out is None:
+        out = np.empty(NUM_STATS, dtype=np.float64)
+    evaluate_into(layer_array(layer), acc.hw_vector, mapping.factor_array, mapping.order_array, out)
+    return out
+
+
+def evaluate_layer(layer: ConvLayer, acc: Accelerator, mapping: Mapping) -> LayerCost:
+    """Cost one layer under one mapping; raises ``InvalidMappingError`` saying why it is invalid."""
+    stats = evaluate_stats(layer, acc, mapping)
+    if stats[0] != 0:
+        where = f"layer {layer.name!r}" if layer.name else f"layer {layer.describe()}"
+        raise InvalidMappingError(f"{where} on {acc.name}: {explain_status(stats, acc)}", int(stats[0]))
+    stats.flags.writeable = False
+    return LayerCost(layer, mapping, stats, acc.energy.unit)
+
+
+def evaluate_mappings(layer: ConvLayer, acc: Accelerator, factors: np.ndarray, orders: np.ndarray,
+                      out: np.ndarray | None = None) -> np.ndarray:
+    """Cost many mappings of one layer in one kernel call.
+
+    ``factors`` int64[B, 4, 7] (rows L1, spatial, L2, DRAM), ``orders`` int64[B, 3, 7] (rows L1, L2, DRAM).
+    Returns float64[B, NUM_STATS]; rows with status != 0 are invalid (EDP 0: filter on status).
+    """
+    factors = np.ascontiguousarray(factors, dtype=np.int64)
+    orders = np.ascontiguousarray(orders, dtype=np.int64)
+    if factors.ndim != 3 or factors.shape[1:] != (4, 7):
+        raise ValueError(f"factors: shape {factors.shape} (expected (B, 4, 7))")
+    if orders.shape != (factors.shape[0], 3, 7):
+        raise ValueError(f"orders: shape {orders.shape} (expected ({factors.shape[0]}, 3, 7))")
+    if out is None:
+        out = np.empty((factors.shape[0], NUM_STATS), dtype=np.float64)
+    evaluate_batch(layer_array(layer), acc.hw_vector, factors, orders, out)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkCost:
+    """Per-layer costs of a network (execution order) and the totals (SPEC §5: EDP = ΣE x Σlatency)."""
+
+    network: str
+    accelerator: Accelerator
+    layers: tuple[LayerCost, ...]
+    mapping_source: str
+
+    @property
+    def energy(self) -> float:
+        return sum(lc.energy for lc in self.layers)
+
+    @property
+    def cycles(self) -> float:
+        return sum(lc.cycles for lc in self.layers)
+
+    @property
+    def edp(self) -> float:
+        return self.energy * self.cycles
+
+    @property
+    def macs(self) -> int:
+        return sum(lc.macs for lc in self.layers)
+
+    @property
+    def latency_s(self) -> float:
+        return self.cycles / self.accelerator.clock_hz
+
+    @property
+    def utilization(self) -> float:
+        return self.macs / (self.accelerator.num_pes * self.cycles)
+
+    def energy_breakdown(self) -> dict[str, float]:
+        total: dict[str, float] = {}
+        for lc in self.layers:
+            for k, v in lc.energy_breakdown().items():
+                total[k] = total.get(k, 0.0) + v
+        return total
+
+    def totals(self) -> dict:
+        return {"network": self.network, "accelerator": self.accelerator.name,
+                "mapping": self.mapping_source, "layers": len(self.layers),
+                "unique_shapes": len({lc.layer.shape_key for lc in self.layers}),
+                "macs": self.macs, "energy": self.energy, "energy_unit": self.accelerator.energy.unit,
+                "cycles": self.cycles, "latency_s": self.latency_s, "edp": self.edp,
+                "utilization": self.utilization,
+                **{f"energy_{k}": v for k, v in self.energy_breakdown().items()}}
+
+    def to_frame(self):
+        """One row per layer (pandas DataFrame)."""
+        import pandas as pd
+
+        rows = []
+        for lc in self.layers:
+            d = lc.to_dict()
+            d.pop("mapping")
+            rows.append(d)
+        return pd.DataFrame(rows)
+
+
+Mapper = Callable[[ConvLayer, Accelerator], Mapping]
+
+
+def evaluate_network(network: Network, acc: Accelerator, mapper: Mapper,
+                     mapping_source: str = "") -> NetworkCost:
+    """Cost every layer of a network, mapping and costing each distinct layer shape once."""
+    by_shape: dict[tuple, LayerCost] = {}
+    layers = []
+    for layer in network.layers:
+        cached = by_shape.get(layer.shape_key)
+        if cached is None:
+            cached = evaluate_layer(layer, acc, mapper(layer, acc))
+            by_shape[layer.shape_key] = cached
+        layers.append(LayerCost(layer, cached.mapping, cached.stats, cached.energy_unit))
+    return NetworkCost(network.name, acc, tuple(layers), mapping_source)
+
+
+def network_totals(costs: Iterable[LayerCost]) -> tuple[float, float]:
+    """(Σ energy, Σ cycles) of a set of layer costs."""
+    e = c = 0.0
+    for lc in costs:
+        e += lc.energy
+        c += lc.cycles
+    return e, c

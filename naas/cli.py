@@ -1,0 +1,152 @@
+"""The ``naas`` command line: ``naas evaluate``, ``naas list``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from cost_model.accelerator import AcceleratorSpecError, builtin_accelerators, load_accelerator
+from cost_model.energy import ENERGY_TABLES, get_energy_table
+from cost_model.evaluate import NetworkCost, evaluate_network
+from cost_model.units import UnitError
+from mapping.default_mapping import default_mapping
+from mapping.spec import MappingSpecError
+from nn_space.layers import LayerSpecError
+from nn_space.zoo import NETWORKS, get_network
+
+USER_ERRORS = (AcceleratorSpecError, LayerSpecError, MappingSpecError, UnitError)
+
+
+class CliError(Exception):
+    """A user error the CLI reports on one line with exit code 2."""
+
+
+def _network(args):
+    try:
+        return get_network(args.network, input_size=args.input_size, batch=args.batch)
+    except KeyError as exc:
+        raise CliError(exc.args[0]) from None
+
+
+def _accelerator(args):
+    acc = load_accelerator(args.accelerator)
+    if args.energy:
+        try:
+            table = get_energy_table(args.energy)
+        except KeyError as exc:
+            raise CliError(f"--energy: {exc.args[0]}") from None
+        from dataclasses import replace
+        acc = replace(acc, energy=table)
+    return acc
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}" if abs(v) < 1e5 else f"{v:.3e}"
+
+
+def format_table(cost: NetworkCost) -> str:
+    """Per-layer table and totals, for a person."""
+    unit = cost.accelerator.energy.unit
+    rows = [("#", "layer", "shape", "MMACs", "cycles", "util", f"energy[{unit}]", "EDP", "bound")]
+    for i, lc in enumerate(cost.layers):
+        bound = max(("compute", lc["compute_cycles"]), ("L2/NoC", lc["l2_cycles"]),
+                    ("DRAM", lc["dram_cycles"]), key=lambda t: t[1])[0]
+        rows.append((str(i), lc.layer.name, lc.layer.describe(), f"{lc.macs / 1e6:.2f}", _fmt(lc.cycles),
+                     f"{100 * lc.utilization:.1f}%", _fmt(lc.energy), _fmt(lc.edp), bound))
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) if c < 3 else cell.rjust(w) for c, (cell, w) in
+                       enumerate(zip(r, widths))) for r in rows]
+    t = cost.totals()
+    acc = cost.accelerator
+    breakdown = ", ".join(f"{k} {100 * v / t['energy']:.1f}%" for k, v in cost.energy_breakdown().items())
+    lines += [
+        "",
+        f"accelerator  {acc.describe()}",
+        f"mapping      {cost.mapping_source}",
+        f"network      {cost.network}: {t['layers']} layers, {t['unique_shapes']} distinct shapes, "
+        f"{t['macs'] / 1e9:.3f} GMACs",
+        f"energy       {t['energy']:.4e} {unit}  ({breakdown})",
+        f"latency      {t['cycles']:.4e} cycles = {1e3 * t['latency_s']:.3f} ms at "
+        f"{acc.clock_hz / 1e6:g} MHz; utilization {100 * t['utilization']:.1f}%",
+        f"EDP          {t['edp']:.4e} {unit}*cycles  (network EDP = total energy x total cycles)",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_evaluate(args) -> int:
+    acc = _accelerator(args)
+    net = _network(args)
+    source = (f"default {acc.dataflow} mapping (fixed heuristic, see mapping/default_mapping.py; "
+              f"not searched)")
+    cost = evaluate_network(net, acc, default_mapping, mapping_source=source)
+    if args.format == "json":
+        doc = {"totals": cost.totals(), "accelerator": acc.to_dict(),
+               "layers": [lc.to_dict() for lc in cost.layers]}
+        print(json.dumps(doc, indent=1))
+    else:
+        print(format_table(cost))
+        if args.show_mappings:
+            seen = set()
+            for lc in cost.layers:
+                if lc.layer.shape_key not in seen:
+                    seen.add(lc.layer.shape_key)
+                    print(f"\n{lc.layer.name}: {lc.layer.describe()}\n"
+                          f"{lc.mapping.loop_nest(acc.parallel_dims)}")
+    if args.csv:
+        path = Path(args.csv)
+        try:
+            cost.to_frame().to_csv(path, index=False)
+        except OSError as exc:
+            raise CliError(f"--csv: cannot write {str(path)!r}: {exc.strerror}") from None
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_list(args) -> int:
+    print("accelerators (--accelerator NAME, or a YAML file):")
+    for name in builtin_accelerators():
+        print(f"  {load_accelerator(name).describe()}")
+    print("networks (--network NAME):")
+    for name in NETWORKS:
+        net = get_network(name)
+        print(f"  {name:14s} {len(net.layers):3d} layers, {net.macs / 1e9:7.3f} GMACs at "
+              f"{net.input_size[0]}x{net.input_size[1]}")
+    print("energy tables (--energy NAME):")
+    for t in ENERGY_TABLES.values():
+        print(f"  {t.name:22s} [{t.unit}] {t.source}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="naas", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    ev = sub.add_parser("evaluate", help="cost a network on an accelerator, layer by layer")
+    ev.add_argument("--accelerator", "-a", default="eyeriss",
+                    help="built-in name (see 'naas list') or path to an accelerator YAML file")
+    ev.add_argument("--network", "-n", default="resnet50", help="built-in network (see 'naas list')")
+    ev.add_argument("--input-size", type=int, default=None, help="input height = width (default: the network's)")
+    ev.add_argument("--batch", type=int, default=1, help="batch size N (default 1)")
+    ev.add_argument("--energy", default=None, help="energy table, overriding the accelerator file's")
+    ev.add_argument("--mapping", choices=["default"], default="default",
+                    help="'default': the dataflow's fixed heuristic mapping")
+    ev.add_argument("--format", choices=["table", "json"], default="table")
+    ev.add_argument("--csv", default=None, metavar="PATH", help="also write the per-layer results as CSV")
+    ev.add_argument("--show-mappings", action="store_true", help="print each distinct layer's loop nest")
+    ev.set_defaults(func=cmd_evaluate)
+    ls = sub.add_parser("list", help="built-in accelerators, networks and energy tables")
+    ls.set_defaults(func=cmd_list)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CliError, *USER_ERRORS) as exc:
+        print(f"naas: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -11,6 +11,8 @@ from cost_model.energy import ENERGY_TABLES, get_energy_table
 from cost_model.evaluate import NetworkCost, evaluate_network
 from cost_model.units import UnitError
 from mapping.default_mapping import default_mapping
+from mapping.network_search import SearchSettings, search_network
+from mapping.search import METHODS, OBJECTIVES
 from mapping.spec import MappingSpecError
 from nn_space.layers import LayerSpecError
 from nn_space.zoo import NETWORKS, get_network
@@ -77,9 +79,16 @@ def format_table(cost: NetworkCost) -> str:
 def cmd_evaluate(args) -> int:
     acc = _accelerator(args)
     net = _network(args)
-    source = (f"default {acc.dataflow} mapping (fixed heuristic, see mapping/default_mapping.py; "
-              f"not searched)")
-    cost = evaluate_network(net, acc, default_mapping, mapping_source=source)
+    if args.mapping == "default":
+        source = (f"default {acc.dataflow} mapping (fixed heuristic, see mapping/default_mapping.py; "
+                  f"not searched)")
+        cost = evaluate_network(net, acc, default_mapping, mapping_source=source)
+    else:
+        if args.budget < 1:
+            raise CliError(f"--budget: {args.budget} (allowed: >= 1 evaluation per layer shape)")
+        settings = SearchSettings(budget=args.budget, seed=args.seed, method=args.method,
+                                  objective=args.objective)
+        cost = search_network(net, acc, settings)
     if args.format == "json":
         doc = {"totals": cost.totals(), "accelerator": acc.to_dict(),
                "layers": [lc.to_dict() for lc in cost.layers]}
@@ -128,8 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--input-size", type=int, default=None, help="input height = width (default: the network's)")
     ev.add_argument("--batch", type=int, default=1, help="batch size N (default 1)")
     ev.add_argument("--energy", default=None, help="energy table, overriding the accelerator file's")
-    ev.add_argument("--mapping", choices=["default"], default="default",
-                    help="'default': the dataflow's fixed heuristic mapping")
+    ev.add_argument("--mapping", choices=["search", "default"], default="search",
+                    help="'search' (default): per-layer mapping search; 'default': the dataflow's fixed "
+                         "heuristic mapping")
+    ev.add_argument("--budget", type=int, default=2000, help="evaluations per distinct layer shape (2000)")
+    ev.add_argument("--seed", type=int, default=0, help="search seed (same seed, same result)")
+    ev.add_argument("--method", choices=METHODS, default="cma-importance", help="mapping search method")
+    ev.add_argument("--objective", choices=OBJECTIVES, default="edp", help="what each layer's search minimizes")
     ev.add_argument("--format", choices=["table", "json"], default="table")
     ev.add_argument("--csv", default=None, metavar="PATH", help="also write the per-layer results as CSV")
     ev.add_argument("--show-mappings", action="store_true", help="print each distinct layer's loop nest")

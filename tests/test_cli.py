@@ -15,8 +15,14 @@ def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "naas", *args], capture_output=True, text=True, timeout=300)
 
 
+def test_evaluate_searches_by_default(capsys):
+    assert main(["evaluate", "-a", "eyeriss", "-n", "squeezenet1_1", "--budget", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "searched per distinct layer shape (cma-importance, 300 evaluations each" in out
+
+
 def test_evaluate_table_default_mapping_is_labelled(capsys):
-    assert main(["evaluate", "--accelerator", "eyeriss", "--network", "resnet50"]) == 0
+    assert main(["evaluate", "--accelerator", "eyeriss", "--network", "resnet50", "--mapping", "default"]) == 0
     out = capsys.readouterr().out
     assert "layer4.2.conv3" in out and "fc" in out
     assert "default row-stationary mapping" in out and "not searched" in out
@@ -27,7 +33,7 @@ def test_evaluate_table_default_mapping_is_labelled(capsys):
 def test_evaluate_json_and_csv(tmp_path, capsys):
     csv = tmp_path / "out.csv"
     assert main(["evaluate", "-a", "nvdla-256", "-n", "mobilenetv2", "--format", "json",
-                 "--csv", str(csv)]) == 0
+                 "--csv", str(csv), "--mapping", "default"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["totals"]["macs"] == sum(row["macs"] for row in doc["layers"])
     assert doc["totals"]["edp"] == pytest.approx(doc["totals"]["energy"] * doc["totals"]["cycles"])
@@ -42,7 +48,7 @@ def test_evaluate_accepts_a_yaml_file_and_energy_override(tmp_path, capsys):
     path = tmp_path / "mine.yaml"
     path.write_text("name: mine\narray: [{size: 8, dim: K}, {size: 8, dim: Y}]\nl1: {size: 64 B}\n"
                     "l2: {size: 64 KiB, bandwidth: 16}\ndram: {bandwidth: 4}\n")
-    assert main(["evaluate", "-a", str(path), "-n", "alexnet", "--energy", "maestro"]) == 0
+    assert main(["evaluate", "-a", str(path), "-n", "alexnet", "--energy", "maestro", "--budget", "200"]) == 0
     out = capsys.readouterr().out
     assert "mine: 64 PEs" in out and "energy maestro" in out and "energy[MAC]" in out
 
@@ -53,6 +59,7 @@ def test_evaluate_accepts_a_yaml_file_and_energy_override(tmp_path, capsys):
     (["evaluate", "--batch", "0"], "n: 0 is out of range (allowed: >= 1)"),
     (["evaluate", "--energy", "joules"], "--energy: energy table: 'joules' is not known"),
     (["evaluate", "--input-size", "8", "--network", "vgg16"], "smaller than kernel"),
+    (["evaluate", "--budget", "0"], "--budget: 0 (allowed: >= 1"),
 ])
 def test_bad_input_is_one_line_exit_2(args, message):
     proc = run(*args)
@@ -67,7 +74,7 @@ def test_bad_yaml_field_and_unwritable_csv(tmp_path):
     proc = run("evaluate", "-a", str(path))
     assert proc.returncode == 2
     assert "l2.bandwith: unknown field" in proc.stderr and "did you mean 'bandwidth'" in proc.stderr
-    proc = run("evaluate", "-n", "alexnet", "--csv", str(tmp_path / "no" / "such" / "dir.csv"))
+    proc = run("evaluate", "-n", "alexnet", "--mapping", "default", "--csv", str(tmp_path / "no" / "such" / "dir.csv"))
     assert proc.returncode == 2 and "--csv: cannot write" in proc.stderr
     assert "fc8" in proc.stdout  # the results were printed before the failed write: nothing lost
 

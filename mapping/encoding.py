@@ -1,0 +1,178 @@
+"""Real-vector encodings of mappings (SPEC §6): importance-based (NAAS) and index-based (the baseline).
+
+A genome is a vector in [0, 1]^D, laid out as:
+
+- loop orders at the DRAM and L2 levels over the six dims K, C, Y, X, R, S (N stays outermost; the L1
+  order changes no count in this model, so it is not searched):
+  * importance encoding: one importance per dim and level; sorting by importance, descending, gives the
+    order outermost first (ties: the dim listed first wins, so decoding is deterministic);
+  * index encoding: one gene per level, the index of the order among the 720 permutations (lexicographic);
+- tiling, for each dim whose bound is > 1 (in N, K, C, Y, X, R, S order): a gene for the spatial factor
+  (only dims an array axis parallelizes), then one for L1 and one for L2; DRAM takes what is left.
+  Each gene is a ratio that picks, by equal-width bins, one of the factors that leave the least padding
+  for the rest of the dim, ``{ceil(rest / t) : t = 1..rest}`` in ascending order (every exact divisor is
+  among them). Spatial candidates are capped by what the dim's array axis has left; an axis with several
+  dims fills them in the order the accelerator lists them.
+
+``encode`` is the inverse: it returns a genome that decodes to the given mapping (bin centres), for warm
+starts; it raises ``MappingSpecError`` for mappings outside the encodable space.
+"""
+from __future__ import annotations
+
+import itertools
+from functools import lru_cache
+
+import numpy as np
+
+from nn_space.layers import DIMS, ConvLayer
+
+from .spec import F_DRAM, F_L1, F_L2, F_SPATIAL, O_DRAM, O_L1, O_L2, Mapping, MappingSpecError
+
+ORDER_DIMS = (1, 2, 3, 4, 5, 6)  # K, C, Y, X, R, S: the dims whose order is searched
+PERMUTATIONS = np.array(list(itertools.permutations(range(6))), dtype=np.int64)  # 720 x 6, lexicographic
+_PERM_INDEX = {tuple(p): i for i, p in enumerate(PERMUTATIONS.tolist())}
+ENCODINGS = ("importance", "index")
+
+
+@lru_cache(maxsize=None)
+def padding_minimal_factors(rest: int) -> tuple[int, ...]:
+    """``{ceil(rest / t) : t = 1..rest}`` ascending: the factors worth considering for a dim of ``rest``."""
+    return tuple(sorted({-(-rest // t) for t in range(1, rest + 1)}))
+
+
+def _pick(candidates: tuple[int, ...], gene: float) -> int:
+    n = len(candidates)
+    return candidates[min(n - 1, max(0, int(gene * n)))]
+
+
+def _gene_of(candidates: tuple[int, ...], value: int) -> float:
+    return (candidates.index(value) + 0.5) / len(candidates)
+
+
+class MappingEncoder:
+    """Decodes genomes to mappings of one layer on one accelerator, and encodes mappings back."""
+
+    def __init__(self, layer: ConvLayer, acc, encoding: str = "importance"):
+        if encoding not in ENCODINGS:
+            raise ValueError(f"encoding: {encoding!r} (allowed: {', '.join(ENCODINGS)})")
+        self.layer = layer
+        self.acc = acc
+        self.encoding = encoding
+        self.bounds = layer.loop_bounds
+        self.axis_of = [acc.axis_of(d) for d in DIMS]
+        self.axis_sizes = [a.size for a in acc.array]
+        # spatial allocation order: axis by axis, dims in the order the axis lists them
+        self.spatial_order = [DIMS.index(DIMS[DIMS.index(_canon(n))]) for a in acc.array for n in a.dims]
+        self.order_genes = 6 if encoding == "importance" else 1
+        genes: list[tuple[int, int]] = []  # (dim, factor row) per tiling gene
+        for d in range(7):
+            if self.bounds[d] == 1:
+                continue
+            if self.axis_of[d] >= 0:
+                genes.append((d, F_SPATIAL))
+            genes.append((d, F_L1))
+            genes.append((d, F_L2))
+        self.tiling_genes = genes
+        self.gene_index = {g: 2 * self.order_genes + i for i, g in enumerate(genes)}
+        self.size = 2 * self.order_genes + len(genes)
+
+    # --- decoding ---------------------------------------------------------------------------------
+    def _orders(self, genome: np.ndarray, out: np.ndarray) -> None:
+        out[O_L1] = np.arange(7)
+        for level, row in ((0, O_DRAM), (1, O_L2)):
+            if self.encoding == "importance":
+                imp = genome[level * 6:(level + 1) * 6]
+                perm = np.argsort(-imp, kind="stable")
+            else:
+                idx = min(719, max(0, int(genome[level] * 720)))
+                perm = PERMUTATIONS[idx]
+            out[row, 0] = 0
+            out[row, 1:] = np.asarray(ORDER_DIMS)[perm]
+
+    def _factors(self, genome: np.ndarray, out: np.ndarray) -> None:
+        out[:] = 1
+        rest = list(self.bounds)
+        room = list(self.axis_sizes)
+        for d in self.spatial_order:
+            if rest[d] == 1:
+                continue
+            a = self.axis_of[d]
+            cands = tuple(v for v in padding_minimal_factors(rest[d]) if v <= room[a])
+            f = _pick(cands, genome[self.gene_index[(d, F_SPATIAL)]])
+            out[F_SPATIAL, d] = f
+            room[a] //= f
+            rest[d] = -(-rest[d] // f)
+        for d in range(7):
+            if self.bounds[d] == 1:
+                continue
+            for row in (F_L1, F_L2):
+                f = _pick(padding_minimal_factors(rest[d]), genome[self.gene_index[(d, row)]])
+                out[row, d] = f
+                rest[d] = -(-rest[d] // f)
+            out[F_DRAM, d] = rest[d]
+
+    def decode_batch(self, genomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """factors int64[B, 4, 7] and orders int64[B, 3, 7] for genomes float[B, D] (clipped to [0, 1])."""
+        genomes = np.clip(np.asarray(genomes, dtype=np.float64), 0.0, 1.0)
+        b = genomes.shape[0]
+        factors = np.empty((b, 4, 7), dtype=np.int64)
+        orders = np.empty((b, 3, 7), dtype=np.int64)
+        for i in range(b):
+            self._orders(genomes[i], orders[i])
+            self._factors(genomes[i], factors[i])
+        return factors, orders
+
+    def decode(self, genome: np.ndarray, label: str = "") -> Mapping:
+        f, o = self.decode_batch(np.asarray(genome)[None, :])
+        return Mapping.from_arrays(f[0], o[0], label=label)
+
+    # --- encoding ---------------------------------------------------------------------------------
+    def encode(self, mapping: Mapping) -> np.ndarray:
+        """A genome that decodes to ``mapping`` (its loops of bound 1 may come out in another order)."""
+        g = np.full(self.size, 0.5)
+        for level, order in ((0, mapping.dram_order), (1, mapping.l2_order)):
+            seq = [DIMS.index(c) for c in order if c != "N"]
+            perm = tuple(ORDER_DIMS.index(d) for d in seq)
+            if self.encoding == "importance":
+                for pos, p in enumerate(perm):
+                    g[level * 6 + p] = 1.0 - (pos + 0.5) / 6
+            else:
+                g[level] = (_PERM_INDEX[perm] + 0.5) / 720
+        f = mapping.factor_array
+        rest = list(self.bounds)
+        room = list(self.axis_sizes)
+        for d in range(7):
+            if self.bounds[d] == 1 and (f[:, d] != 1).any():
+                raise MappingSpecError(f"{DIMS[d]} has bound 1 but factors {f[:, d].tolist()}")
+            if self.axis_of[d] < 0 and f[F_SPATIAL, d] != 1:
+                raise MappingSpecError(f"spatial factor on {DIMS[d]}, which no array axis parallelizes")
+        for d in self.spatial_order:
+            if rest[d] == 1:
+                continue
+            a = self.axis_of[d]
+            cands = tuple(v for v in padding_minimal_factors(rest[d]) if v <= room[a])
+            g[self.gene_index[(d, F_SPATIAL)]] = self._gene(cands, int(f[F_SPATIAL, d]), d, "spatial")
+            room[a] //= int(f[F_SPATIAL, d])
+            rest[d] = -(-rest[d] // int(f[F_SPATIAL, d]))
+        for d in range(7):
+            if self.bounds[d] == 1:
+                continue
+            for row, name in ((F_L1, "l1"), (F_L2, "l2")):
+                g[self.gene_index[(d, row)]] = self._gene(padding_minimal_factors(rest[d]), int(f[row, d]),
+                                                          d, name)
+                rest[d] = -(-rest[d] // int(f[row, d]))
+            if rest[d] != f[F_DRAM, d]:
+                raise MappingSpecError(f"{DIMS[d]}: DRAM factor {f[F_DRAM, d]} is not the rest {rest[d]}")
+        return g
+
+    @staticmethod
+    def _gene(cands: tuple[int, ...], value: int, d: int, level: str) -> float:
+        if value not in cands:
+            raise MappingSpecError(f"{level} factor {value} of {DIMS[d]} is not encodable "
+                                   f"(candidates: {list(cands)})")
+        return _gene_of(cands, value)
+
+
+def _canon(name: str) -> str:
+    from nn_space.layers import dim_index
+    return DIMS[dim_index(name)]

@@ -194,18 +194,39 @@ class NetworkCost:
 Mapper = Callable[[ConvLayer, Accelerator], Mapping]
 
 
+class NetworkEvaluationError(MappingSpecError):
+    """Some layers could not be mapped; ``partial`` holds the costs of all the others."""
+
+    def __init__(self, errors: list[str], partial: NetworkCost):
+        super().__init__("; ".join(errors))
+        self.errors = errors
+        self.partial = partial
+
+
 def evaluate_network(network: Network, acc: Accelerator, mapper: Mapper,
                      mapping_source: str = "") -> NetworkCost:
-    """Cost every layer of a network, mapping and costing each distinct layer shape once."""
-    by_shape: dict[tuple, LayerCost] = {}
-    layers = []
+    """Cost every layer of a network, mapping and costing each distinct layer shape once.
+
+    A layer that cannot be mapped does not stop the others: ``NetworkEvaluationError`` is raised at the
+    end with every reason and the partial result.
+    """
+    by_shape: dict[tuple, LayerCost | str] = {}
+    layers, errors = [], []
     for layer in network.layers:
         cached = by_shape.get(layer.shape_key)
         if cached is None:
-            cached = evaluate_layer(layer, acc, mapper(layer, acc))
+            try:
+                cached = evaluate_layer(layer, acc, mapper(layer, acc))
+            except MappingSpecError as exc:
+                cached = str(exc)
+                errors.append(cached)
             by_shape[layer.shape_key] = cached
-        layers.append(LayerCost(layer, cached.mapping, cached.stats, cached.energy_unit))
-    return NetworkCost(network.name, acc, tuple(layers), mapping_source)
+        if isinstance(cached, LayerCost):
+            layers.append(LayerCost(layer, cached.mapping, cached.stats, cached.energy_unit))
+    cost = NetworkCost(network.name, acc, tuple(layers), mapping_source)
+    if errors:
+        raise NetworkEvaluationError(errors, cost)
+    return cost
 
 
 def network_totals(costs: Iterable[LayerCost]) -> tuple[float, float]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cost_model.accelerator import AcceleratorSpecError, builtin_accelerators, load_accelerator
 from cost_model.energy import ENERGY_TABLES, get_energy_table
-from cost_model.evaluate import NetworkCost, evaluate_network
+from cost_model.evaluate import NetworkCost, NetworkEvaluationError, evaluate_network
 from cost_model.units import UnitError
 from mapping.default_mapping import default_mapping
 from mapping.network_search import SearchSettings, search_network
@@ -77,6 +77,18 @@ def format_table(cost: NetworkCost) -> str:
 
 
 def cmd_evaluate(args) -> int:
+    try:
+        return _evaluate(args)
+    except NetworkEvaluationError as exc:
+        if exc.partial.layers:  # print what was computed before reporting what was not
+            print(format_table(exc.partial))
+            print(f"({len(exc.errors)} layer shape(s) could not be mapped: totals exclude them)")
+        for message in exc.errors:
+            print(f"naas: error: {message}", file=sys.stderr)
+        return 2
+
+
+def _evaluate(args) -> int:
     acc = _accelerator(args)
     net = _network(args)
     if args.mapping == "default":

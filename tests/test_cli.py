@@ -84,3 +84,16 @@ def test_list():
     assert proc.returncode == 0
     for name in ("eyeriss", "tpu-v1", "unet", "mnasnet", "maestro", "horowitz-45nm"):
         assert name in proc.stdout
+
+
+def test_unmappable_layers_keep_the_others(tmp_path):
+    # A 64-wide K array with a 128-word L2: minimal array tiles of 64 weights + 64 outputs + 1 input do not
+    # fit; only fc8 (K=1000 spreads as 63 x 16) does.
+    path = tmp_path / "tiny.yaml"
+    path.write_text("name: tiny\narray: [{size: 64, dim: K}]\nl1: {size: 8 B}\nl2: {size: 256 B}\n")
+    proc = run("evaluate", "-a", str(path), "-n", "alexnet", "--mapping", "default")
+    assert proc.returncode == 2
+    assert "could not be mapped" in proc.stdout and "fc8" in proc.stdout
+    errors = proc.stderr.strip().splitlines()
+    assert len(errors) == 7 and all(e.startswith("naas: error: layer '") and "no default mapping fits" in e
+                                    for e in errors)

@@ -95,25 +95,28 @@ def test_objectives():
     assert e.best == e.stats[9] and c.best == c.stats[4]
 
 
-SMALL_KC = replace(NVDLA, name="small-kc", array=(ArrayDim(4, "K"), ArrayDim(4, "C")), l1_bytes=16.0,
-                   l2_bytes=2048.0)
+SMALL_KC = replace(NVDLA, name="small-kc", array=(ArrayDim(8, "K"), ArrayDim(4, "C")), l1_bytes=16.0,
+                   l2_bytes=4096.0)
 SMALL_RS = replace(EYERISS, name="small-rs", array=(ArrayDim(4, ("R", "C")), ArrayDim(4, "Y")),
                    l2_bytes=4096.0)
 
 
 @pytest.mark.parametrize("acc, layer", [
-    (SMALL_KC, ConvLayer(k=8, c=4, y=4, x=4, r=3, s=1)),
+    (SMALL_KC, ConvLayer(k=8, c=8, y=8, x=8, stride_y=2, stride_x=2)),
     (SMALL_RS, ConvLayer(k=8, c=4, y=4, x=4, r=3, s=1)),
     (SMALL_RS, ConvLayer(k=6, c=6, y=4, x=4, r=3, s=3, groups=6)),
-], ids=["kc-3x1", "rs-3x1", "rs-depthwise"])
+], ids=["kc-1x1s2", "rs-3x1", "rs-depthwise"])
 def test_cma_reaches_the_exhaustive_optimum_on_small_layers(acc, layer):
-    best, stats, evaluated = exhaustive_search(layer, acc, max_points=5_000_000)
+    best, stats, evaluated = exhaustive_search(layer, acc, max_points=6_000_000)
     assert evaluated == space_size(layer, acc)
     optimum = stats[15]
     assert evaluate_layer(layer, acc, best).edp == optimum
     found = [search_layer(layer, acc, budget=2000, seed=s, x0="random").best for s in range(5)]
     assert min(found) >= optimum * (1 - 1e-12)  # nothing beats the exhaustive optimum
     assert statistics.median(found) <= 1.05 * optimum  # issue 3 target: within 5% in the median
+    if acc is SMALL_KC:  # this space is hard enough that random search at the same budget misses
+        rand = [search_layer(layer, acc, budget=2000, seed=s, method="random").best for s in range(5)]
+        assert statistics.median(rand) > 1.05 * optimum
 
 
 def test_exhaustive_refuses_large_spaces():

@@ -9,5 +9,6 @@ def test_readme_python_blocks_run():
     text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)
     assert blocks
+    namespace: dict = {}  # one session: later blocks use what earlier ones defined
     for block in blocks:
-        exec(compile(block, "README.md", "exec"), {})
+        exec(compile(block, "README.md", "exec"), namespace)

@@ -1,0 +1,19 @@
+"""Experiment scripts run end to end in their quick mode and write what they promise."""
+from __future__ import annotations
+
+import pandas as pd
+
+from experiments import encoding_ablation
+
+
+def test_encoding_ablation_quick(tmp_path, capsys):
+    encoding_ablation.main(["--quick", "--jobs", "1", "--out", str(tmp_path), "--accelerators", "eyeriss"])
+    out = capsys.readouterr().out
+    assert "index / importance" in out and "random / importance" in out
+    rows = pd.read_csv(tmp_path / "rows.csv")
+    assert set(rows.method) == {"cma-importance", "cma-index", "random"}
+    assert (tmp_path / "convergence.png").stat().st_size > 10_000
+    # best-so-far network EDP never gets worse with more evaluations
+    for _, g in rows.groupby(["method", "seed"]):
+        edp = g.sort_values("evals_per_layer").edp.tolist()
+        assert edp == sorted(edp, reverse=True)

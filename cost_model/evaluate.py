@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Iterable
+from typing import Callable
 
 import numpy as np
 
@@ -228,11 +228,3 @@ def evaluate_network(network: Network, acc: Accelerator, mapper: Mapper,
         raise NetworkEvaluationError(errors, cost)
     return cost
 
-
-def network_totals(costs: Iterable[LayerCost]) -> tuple[float, float]:
-    """(Σ energy, Σ cycles) of a set of layer costs."""
-    e = c = 0.0
-    for lc in costs:
-        e += lc.energy
-        c += lc.cycles
-    return e, c

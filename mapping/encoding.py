@@ -24,7 +24,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from nn_space.layers import DIMS, ConvLayer
+from nn_space.layers import DIMS, ConvLayer, dim_index
 
 from .spec import F_DRAM, F_L1, F_L2, F_SPATIAL, O_DRAM, O_L1, O_L2, Mapping, MappingSpecError
 
@@ -62,7 +62,7 @@ class MappingEncoder:
         self.axis_of = [acc.axis_of(d) for d in DIMS]
         self.axis_sizes = [a.size for a in acc.array]
         # spatial allocation order: axis by axis, dims in the order the axis lists them
-        self.spatial_order = [DIMS.index(DIMS[DIMS.index(_canon(n))]) for a in acc.array for n in a.dims]
+        self.spatial_order = [dim_index(n) for a in acc.array for n in a.dims]
         self.order_genes = 6 if encoding == "importance" else 1
         genes: list[tuple[int, int]] = []  # (dim, factor row) per tiling gene
         for d in range(7):
@@ -172,7 +172,3 @@ class MappingEncoder:
                                    f"(candidates: {list(cands)})")
         return _gene_of(cands, value)
 
-
-def _canon(name: str) -> str:
-    from nn_space.layers import dim_index
-    return DIMS[dim_index(name)]

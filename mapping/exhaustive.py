@@ -11,7 +11,7 @@ import numpy as np
 
 from cost_model.evaluate import evaluate_mappings
 from cost_model.stats import STAT_INDEX
-from nn_space.layers import DIMS, ConvLayer
+from nn_space.layers import ConvLayer, dim_index
 
 from .encoding import ORDER_DIMS, padding_minimal_factors
 from .spec import F_DRAM, F_L1, F_L2, F_SPATIAL, O_DRAM, O_L1, O_L2, Mapping
@@ -36,7 +36,7 @@ def _spatial_choices(layer: ConvLayer, acc) -> list[dict[int, int]]:
     bounds = layer.loop_bounds
     per_axis = []
     for a in acc.array:
-        dims = [DIMS.index(DIMS[_idx(n)]) for n in a.dims]
+        dims = [dim_index(n) for n in a.dims]
         options: list[dict[int, int]] = []
 
         def rec(i: int, room: int, chosen: dict[int, int]) -> None:
@@ -51,11 +51,6 @@ def _spatial_choices(layer: ConvLayer, acc) -> list[dict[int, int]]:
         rec(0, a.size, {})
         per_axis.append(options)
     return [dict(kv for part in combo for kv in part.items()) for combo in itertools.product(*per_axis)]
-
-
-def _idx(name: str) -> int:
-    from nn_space.layers import dim_index
-    return dim_index(name)
 
 
 def _factor_sets(layer: ConvLayer, acc):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from cost_model.accelerator import AcceleratorSpecError, builtin_accelerators, load_accelerator
@@ -38,7 +39,6 @@ def _accelerator(args):
             table = get_energy_table(args.energy)
         except KeyError as exc:
             raise CliError(f"--energy: {exc.args[0]}") from None
-        from dataclasses import replace
         acc = replace(acc, energy=table)
     return acc
 

@@ -9,10 +9,9 @@ from .layers import ConvLayer, LayerSpecError, Network
 
 def _require_torch():
     try:
-        import torch  # noqa: F401
+        import torch
     except ImportError as exc:  # pragma: no cover - exercised only without torch
         raise ImportError("reading a torch model needs torch: pip install 'naas[torch]'") from exc
-    import torch
     return torch
 
 

@@ -26,7 +26,8 @@ import numpy as np
 
 from nn_space.layers import DIMS, ConvLayer, dim_index
 
-from .spec import F_DRAM, F_L1, F_L2, F_SPATIAL, O_DRAM, O_L1, O_L2, Mapping, MappingSpecError
+from .decode_kernel import decode_genomes
+from .spec import F_DRAM, F_L1, F_L2, F_SPATIAL, Mapping, MappingSpecError
 
 ORDER_DIMS = (1, 2, 3, 4, 5, 6)  # K, C, Y, X, R, S: the dims whose order is searched
 PERMUTATIONS = np.array(list(itertools.permutations(range(6))), dtype=np.int64)  # 720 x 6, lexicographic
@@ -38,11 +39,6 @@ ENCODINGS = ("importance", "index")
 def padding_minimal_factors(rest: int) -> tuple[int, ...]:
     """``{ceil(rest / t) : t = 1..rest}`` ascending: the factors worth considering for a dim of ``rest``."""
     return tuple(sorted({-(-rest // t) for t in range(1, rest + 1)}))
-
-
-def _pick(candidates: tuple[int, ...], gene: float) -> int:
-    n = len(candidates)
-    return candidates[min(n - 1, max(0, int(gene * n)))]
 
 
 def _gene_of(candidates: tuple[int, ...], value: int) -> float:
@@ -75,51 +71,30 @@ class MappingEncoder:
         self.tiling_genes = genes
         self.gene_index = {g: 2 * self.order_genes + i for i, g in enumerate(genes)}
         self.size = 2 * self.order_genes + len(genes)
+        # arrays for the decoding kernel
+        self._bounds = np.array(self.bounds, dtype=np.int64)
+        self._axis_of = np.array(self.axis_of, dtype=np.int64)
+        self._axis_sizes = np.array(self.axis_sizes + [1] * (3 - len(self.axis_sizes)), dtype=np.int64)
+        self._spatial_order = np.array(self.spatial_order, dtype=np.int64)
+        self._gi = [np.array([self.gene_index.get((d, row), -1) for d in range(7)], dtype=np.int64)
+                    for row in (F_SPATIAL, F_L1, F_L2)]
 
     # --- decoding ---------------------------------------------------------------------------------
-    def _orders(self, genome: np.ndarray, out: np.ndarray) -> None:
-        out[O_L1] = np.arange(7)
-        for level, row in ((0, O_DRAM), (1, O_L2)):
-            if self.encoding == "importance":
-                imp = genome[level * 6:(level + 1) * 6]
-                perm = np.argsort(-imp, kind="stable")
-            else:
-                idx = min(719, max(0, int(genome[level] * 720)))
-                perm = PERMUTATIONS[idx]
-            out[row, 0] = 0
-            out[row, 1:] = np.asarray(ORDER_DIMS)[perm]
-
-    def _factors(self, genome: np.ndarray, out: np.ndarray) -> None:
-        out[:] = 1
-        rest = list(self.bounds)
-        room = list(self.axis_sizes)
-        for d in self.spatial_order:
-            if rest[d] == 1:
-                continue
-            a = self.axis_of[d]
-            cands = tuple(v for v in padding_minimal_factors(rest[d]) if v <= room[a])
-            f = _pick(cands, genome[self.gene_index[(d, F_SPATIAL)]])
-            out[F_SPATIAL, d] = f
-            room[a] //= f
-            rest[d] = -(-rest[d] // f)
-        for d in range(7):
-            if self.bounds[d] == 1:
-                continue
-            for row in (F_L1, F_L2):
-                f = _pick(padding_minimal_factors(rest[d]), genome[self.gene_index[(d, row)]])
-                out[row, d] = f
-                rest[d] = -(-rest[d] // f)
-            out[F_DRAM, d] = rest[d]
-
     def decode_batch(self, genomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """factors int64[B, 4, 7] and orders int64[B, 3, 7] for genomes float[B, D] (clipped to [0, 1])."""
-        genomes = np.clip(np.asarray(genomes, dtype=np.float64), 0.0, 1.0)
+        """factors int64[B, 4, 7] and orders int64[B, 3, 7] for genomes float[B, D].
+
+        Genes outside [0, 1] are folded back by reflection at the bounds (so an unbounded optimizer can
+        propose any real vector).
+        """
+        genomes = np.ascontiguousarray(genomes, dtype=np.float64)
+        if genomes.ndim != 2 or genomes.shape[1] != self.size:
+            raise ValueError(f"genomes: shape {genomes.shape} (expected (B, {self.size}))")
         b = genomes.shape[0]
         factors = np.empty((b, 4, 7), dtype=np.int64)
         orders = np.empty((b, 3, 7), dtype=np.int64)
-        for i in range(b):
-            self._orders(genomes[i], orders[i])
-            self._factors(genomes[i], factors[i])
+        decode_genomes(genomes, self.encoding == "importance", self._bounds, self._axis_of, self._axis_sizes,
+                       self._spatial_order, self._gi[0], self._gi[1], self._gi[2], PERMUTATIONS, factors,
+                       orders)
         return factors, orders
 
     def decode(self, genome: np.ndarray, label: str = "") -> Mapping:

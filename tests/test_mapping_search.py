@@ -138,3 +138,21 @@ def test_network_search_costs_each_shape_once_and_caches():
     assert "searched per distinct layer shape" in cost.mapping_source
     default = evaluate_network(net, NVDLA, default_mapping)
     assert cost.energy <= default.energy * 1.001 or cost.cycles <= default.cycles
+
+
+def test_decode_kernel_picks_the_defined_factor():
+    """The kernel's O(sqrt) walk over ceil(rest / t) equals the definition, for every rest, cap and bin."""
+    from mapping.decode_kernel import _pick_factor
+    for rest in [*range(1, 200), 1000, 4096, 9216]:
+        for cap in (1, 2, 3, 7, 12, 14, 64, rest):
+            cands = [v for v in padding_minimal_factors(rest) if v <= cap]
+            for gene in np.linspace(0, 1, 23):
+                assert _pick_factor(rest, gene, cap) == cands[min(len(cands) - 1, int(gene * len(cands)))]
+
+
+def test_genes_outside_the_unit_interval_fold_back():
+    enc = MappingEncoder(RESNET_3X3, EYERISS)
+    g = np.random.default_rng(0).random(enc.size)
+    for shift in (2.0, -2.0, 4.0):
+        assert enc.decode(g + shift) == enc.decode(g)
+    assert enc.decode(2.0 - g) == enc.decode(g)  # reflection at 1

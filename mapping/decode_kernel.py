@@ -1,0 +1,101 @@
+"""Numba kernel that decodes genomes to mapping arrays (the semantics are in ``mapping.encoding``)."""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .spec import F_DRAM, F_L1, F_L2, F_SPATIAL, O_DRAM, O_L1, O_L2
+
+
+@njit(cache=True, inline="always")
+def _reflect(x):
+    """Fold a real into [0, 1] by reflection at the bounds (genes may leave [0, 1] during search)."""
+    y = x % 2.0
+    return 2.0 - y if y > 1.0 else y
+
+
+@njit(cache=True)
+def _pick_factor(rest, gene, cap):
+    """The bin of ``gene`` among the ascending padding-minimal factors ceil(rest / t) that are <= cap.
+
+    The distinct values of ceil(rest / t) are walked from t = rest (value 1) downwards in O(sqrt(rest)):
+    after value v, the next t is ceil(rest / v) - 1, the largest t giving a larger value.
+    """
+    n = 0
+    t = rest
+    while t >= 1:
+        v = (rest + t - 1) // t
+        if v > cap:
+            break
+        n += 1
+        t = (rest + v - 1) // v - 1
+    k = min(n - 1, max(0, int(gene * n)))
+    t = rest
+    for _ in range(k):
+        v = (rest + t - 1) // t
+        t = (rest + v - 1) // v - 1
+    return (rest + t - 1) // t
+
+
+@njit(cache=True)
+def decode_genomes(genomes, importance, bounds, axis_of, axis_sizes, spatial_order, gi_sp, gi_l1, gi_l2,
+                   perms, factors, orders):
+    """genomes float64[B, D] -> factors int64[B, 4, 7], orders int64[B, 3, 7] (see mapping.encoding)."""
+    imp = np.empty(6)
+    perm = np.empty(6, dtype=np.int64)
+    rest = np.empty(7, dtype=np.int64)
+    room = np.empty(3, dtype=np.int64)
+    for b in range(genomes.shape[0]):
+        g = genomes[b]
+        # --- orders: DRAM and L2 over K, C, Y, X, R, S; N outermost; L1 canonical ---------------------
+        for d in range(7):
+            orders[b, O_L1, d] = d
+        for level in range(2):
+            row = O_DRAM if level == 0 else O_L2
+            if importance:
+                for j in range(6):
+                    imp[j] = _reflect(g[level * 6 + j])
+                    perm[j] = j
+                for j in range(1, 6):  # stable insertion sort, descending importance
+                    key = perm[j]
+                    m = j - 1
+                    while m >= 0 and imp[perm[m]] < imp[key]:
+                        perm[m + 1] = perm[m]
+                        m -= 1
+                    perm[m + 1] = key
+            else:
+                idx = int(_reflect(g[level]) * 720)
+                if idx > 719:
+                    idx = 719
+                for j in range(6):
+                    perm[j] = perms[idx, j]
+            orders[b, row, 0] = 0
+            for j in range(6):
+                orders[b, row, j + 1] = perm[j] + 1
+        # --- tiling: spatial first (axis room), then L1 and L2; DRAM takes the rest ------------------
+        for r in range(4):
+            for d in range(7):
+                factors[b, r, d] = 1
+        for d in range(7):
+            rest[d] = bounds[d]
+        for a in range(3):
+            room[a] = axis_sizes[a]
+        for s in range(spatial_order.shape[0]):
+            d = spatial_order[s]
+            if rest[d] == 1:
+                continue
+            a = axis_of[d]
+            f = _pick_factor(rest[d], _reflect(g[gi_sp[d]]), room[a])
+            factors[b, F_SPATIAL, d] = f
+            room[a] //= f
+            rest[d] = (rest[d] + f - 1) // f
+        for d in range(7):
+            if bounds[d] == 1:
+                continue
+            f = _pick_factor(rest[d], _reflect(g[gi_l1[d]]), rest[d])
+            factors[b, F_L1, d] = f
+            rest[d] = (rest[d] + f - 1) // f
+            f = _pick_factor(rest[d], _reflect(g[gi_l2[d]]), rest[d])
+            factors[b, F_L2, d] = f
+            rest[d] = (rest[d] + f - 1) // f
+            factors[b, F_DRAM, d] = rest[d]

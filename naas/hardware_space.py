@@ -1,0 +1,174 @@
+"""The NAAS hardware search space (SPEC §3, §6): sizing and connectivity under a baseline's resource caps.
+
+A genome (genes in [0, 1]) decodes to an ``Accelerator`` that never exceeds the baseline's #PEs or total
+on-chip memory (L2 + #PEs x L1), and uses the baseline's bandwidths, word width, clock and energy table:
+
+- ``sizing``: the baseline's array axes and the loop dims each parallelizes are kept; genes set each axis
+  size (steps of 2) and the per-PE L1 and the L2 (steps of 16 B), all on log scales: axis i takes a size
+  between 2 and what the PE cap leaves for it and the later axes (gene 1 on the last axis uses every PE
+  left); L1 then takes a share of the on-chip cap, and L2 a share of what L1 leaves.
+- ``connectivity`` and ``full``: also the number of axes (1 to 3) and which loop dim each parallelizes:
+  one importance per dim (K, C, Y', X', R, S); the most important dim goes to axis 0, the next to axis 1,
+  ... (ties: the dim listed first). ``full`` differs from ``connectivity`` only in the mapping strategy the
+  outer search pairs it with (searched vs the dataflow's default), not in the hardware space.
+
+Not searched, on purpose: bandwidth (in this model more bandwidth never costs energy, so the search would
+always take the cap; it is fixed at the baseline's) and L1 partitions (searched designs have one unified
+L1 per PE). Axis sizes are even; the paper's "#PEs by 8" step is not enforced separately.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from cost_model.accelerator import Accelerator, ArrayDim
+from nn_space.layers import DIMS, dim_index
+
+MODES = ("sizing", "connectivity", "full")
+PARALLEL_CHOICES = ("K", "C", "Y", "X", "R", "S")
+ARRAY_STEP = 2
+BUFFER_STEP = 16
+
+
+@dataclass(frozen=True)
+class ResourceCaps:
+    """What a searched design may not exceed (SPEC §6)."""
+
+    pes: int
+    onchip_bytes: float
+
+    @classmethod
+    def of(cls, acc: Accelerator) -> "ResourceCaps":
+        return cls(acc.num_pes, acc.onchip_bytes)
+
+
+def _log_pick(lo: int, hi: int, step: int, gene: float) -> int:
+    """A multiple of ``step`` in [lo, hi], placed on a log scale by ``gene`` (lo, hi multiples of step)."""
+    if hi <= lo:
+        return lo
+    value = math.exp(math.log(lo) + min(max(gene, 0.0), 1.0) * (math.log(hi) - math.log(lo)))
+    return int(min(hi, max(lo, step * round(value / step))))
+
+
+def _log_gene(lo: int, hi: int, value: int) -> float:
+    return 0.5 if hi <= lo else (math.log(value) - math.log(lo)) / (math.log(hi) - math.log(lo))
+
+
+def _snap(value: float, lo: int, hi: int, step: int) -> int:
+    """The multiple of ``step`` in [lo, hi] nearest to ``value``, rounding down (caps are upper bounds)."""
+    return int(min(max(lo, step * math.floor(value / step)), max(lo, hi)))
+
+
+class HardwareSpace:
+    """Decodes genomes to accelerators under a baseline's caps, and encodes accelerators back."""
+
+    # genome layout: [axes count, 6 importances, 3 axis sizes, L1, L2]
+    G_AXES, G_IMPORTANCE, G_SIZES, G_L1, G_L2 = 0, 1, 7, 10, 11
+    SIZE = 12
+
+    def __init__(self, baseline: Accelerator, mode: str = "full", caps: ResourceCaps | None = None):
+        if mode not in MODES:
+            raise ValueError(f"mode: {mode!r} (allowed: {', '.join(MODES)})")
+        self.baseline = baseline
+        self.mode = mode
+        self.caps = caps or ResourceCaps.of(baseline)
+        self.word_bytes = baseline.word_bits / 8
+        self.l1_min = BUFFER_STEP * math.ceil(3 * self.word_bytes / BUFFER_STEP)
+        self.l2_min = self.l1_min
+        if self.caps.pes < ARRAY_STEP:
+            raise ValueError(f"caps.pes: {self.caps.pes} (allowed: >= {ARRAY_STEP})")
+
+    @property
+    def size(self) -> int:
+        return self.SIZE
+
+    # --- connectivity -----------------------------------------------------------------------------
+    def _axes_dims(self, g: np.ndarray) -> list[tuple[str, ...]]:
+        if self.mode == "sizing":
+            return [a.dims for a in self.baseline.array]
+        max_axes = 1
+        while max_axes < 3 and ARRAY_STEP ** (max_axes + 1) <= self.caps.pes:
+            max_axes += 1
+        n = 1 + min(max_axes - 1, int(min(max(g[self.G_AXES], 0.0), 1.0) * max_axes))
+        imp = g[self.G_IMPORTANCE:self.G_IMPORTANCE + 6]
+        order = np.argsort(-imp, kind="stable")
+        return [(PARALLEL_CHOICES[i],) for i in order[:n]]
+
+    # --- decoding ---------------------------------------------------------------------------------
+    def decode(self, genome: np.ndarray, name: str | None = None) -> Accelerator:
+        g = np.clip(np.asarray(genome, dtype=float), 0.0, 1.0)
+        if g.shape != (self.SIZE,):
+            raise ValueError(f"genome: shape {g.shape} (expected ({self.SIZE},))")
+        axes = self._axes_dims(g)
+        budget = self.caps.pes
+        sizes = []
+        for i in range(len(axes)):
+            later = len(axes) - 1 - i
+            hi = budget // ARRAY_STEP ** later
+            hi -= hi % ARRAY_STEP
+            s = _log_pick(ARRAY_STEP, hi, ARRAY_STEP, g[self.G_SIZES + i])
+            sizes.append(s)
+            budget //= s
+        pes = math.prod(sizes)
+        l1_hi = int((self.caps.onchip_bytes - self.l2_min) // pes) // BUFFER_STEP * BUFFER_STEP
+        l1 = _log_pick(self.l1_min, max(self.l1_min, l1_hi), BUFFER_STEP, g[self.G_L1])
+        l2_hi = int(self.caps.onchip_bytes - pes * l1) // BUFFER_STEP * BUFFER_STEP
+        l2 = _log_pick(self.l2_min, max(self.l2_min, l2_hi), BUFFER_STEP, g[self.G_L2])
+        array = tuple(ArrayDim(s, d[0] if len(d) == 1 else d) for s, d in zip(sizes, axes))
+        return replace(self.baseline, name=name or f"{self.baseline.name}-searched", array=array,
+                       l1_bytes=float(l1), l2_bytes=float(l2), l1_partition=None,
+                       description=f"searched ({self.mode}) under {self.baseline.name}'s resources",
+                       sources=(("caps", f"#PEs <= {self.caps.pes}, on-chip <= {self.caps.onchip_bytes:g} B "
+                                         f"({self.baseline.name})"),))
+
+    def fits(self, acc: Accelerator) -> bool:
+        """Whether ``acc`` respects the caps (every decoded design does)."""
+        return acc.num_pes <= self.caps.pes and acc.onchip_bytes <= self.caps.onchip_bytes + 1e-9
+
+    # --- encoding ---------------------------------------------------------------------------------
+    def encode(self, acc: Accelerator) -> np.ndarray:
+        """The genome of the design in this space nearest to ``acc``, for warm starts.
+
+        Snapping: axis sizes and buffers round down to their steps within the caps; in connectivity modes
+        an axis that parallelizes several loop dims keeps its first; in sizing mode the baseline's dims are
+        kept whatever ``acc`` has. ``decode(encode(acc))`` equals ``acc`` when it is already in the space.
+        """
+        g = np.full(self.SIZE, 0.5)
+        max_axes = len(self._axes_dims(np.ones(self.SIZE))) if self.mode != "sizing" else 3
+        array = list(acc.array)[:max_axes]
+        if self.mode == "sizing":
+            array = [ArrayDim(a.size, b.dim) for a, b in zip(acc.array, self.baseline.array)]
+        else:
+            g[self.G_AXES] = (len(array) - 0.5) / max_axes
+            chosen: list[int] = []
+            for a in array:
+                i = PARALLEL_CHOICES.index(DIMS[dim_index(a.dims[0])])
+                if i in chosen:
+                    raise ValueError(f"loop dim {PARALLEL_CHOICES[i]} is on two array axes")
+                chosen.append(i)
+            rest = [i for i in range(6) if i not in chosen]
+            for rank, i in enumerate(chosen + rest):
+                g[self.G_IMPORTANCE + i] = 1.0 - (rank + 0.5) / 6
+        budget = self.caps.pes
+        pes = 1
+        for i, a in enumerate(array):
+            later = len(array) - 1 - i
+            hi = budget // ARRAY_STEP ** later
+            hi -= hi % ARRAY_STEP
+            size = _snap(a.size, ARRAY_STEP, hi, ARRAY_STEP)
+            g[self.G_SIZES + i] = _log_gene(ARRAY_STEP, hi, size)
+            budget //= size
+            pes *= size
+        l1_hi = int((self.caps.onchip_bytes - self.l2_min) // pes) // BUFFER_STEP * BUFFER_STEP
+        l1 = _snap(acc.l1_bytes, self.l1_min, l1_hi, BUFFER_STEP)
+        g[self.G_L1] = _log_gene(self.l1_min, max(self.l1_min, l1_hi), l1)
+        l2_hi = int(self.caps.onchip_bytes - pes * l1) // BUFFER_STEP * BUFFER_STEP
+        l2 = _snap(acc.l2_bytes, self.l2_min, l2_hi, BUFFER_STEP)
+        g[self.G_L2] = _log_gene(self.l2_min, max(self.l2_min, l2_hi), l2)
+        return g
+
+    def baseline_in_space(self) -> Accelerator:
+        """The design of this space nearest to the baseline (see ``encode``), for warm starts."""
+        return self.decode(self.encode(self.baseline), name=f"{self.baseline.name}-in-space")

@@ -1,0 +1,64 @@
+"""The hardware search space: every decoded design respects the baseline's caps and the paper's steps."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cost_model.accelerator import builtin_accelerators, load_accelerator
+from naas.hardware_space import ARRAY_STEP, BUFFER_STEP, MODES, HardwareSpace
+
+BASELINES = {name: load_accelerator(name) for name in builtin_accelerators()}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", sorted(BASELINES))
+@settings(max_examples=40, deadline=None)
+@given(genome=st.lists(st.floats(-0.5, 1.5), min_size=HardwareSpace.SIZE, max_size=HardwareSpace.SIZE))
+def test_decoded_designs_respect_caps_and_steps(name, mode, genome):
+    base = BASELINES[name]
+    hs = HardwareSpace(base, mode)
+    acc = hs.decode(np.array(genome))
+    assert hs.fits(acc)
+    assert acc.num_pes <= base.num_pes and acc.onchip_bytes <= base.onchip_bytes
+    assert all(a.size % ARRAY_STEP == 0 for a in acc.array) and 1 <= len(acc.array) <= 3
+    assert acc.l1_bytes % BUFFER_STEP == 0 and acc.l2_bytes % BUFFER_STEP == 0
+    assert acc.l1_words >= 3
+    assert (acc.l2_bandwidth, acc.dram_bandwidth, acc.word_bits, acc.energy) == \
+        (base.l2_bandwidth, base.dram_bandwidth, base.word_bits, base.energy)
+    if mode == "sizing":
+        assert [a.dims for a in acc.array] == [a.dims for a in base.array]
+    else:
+        dims = [d for a in acc.array for d in a.dims]
+        assert len(dims) == len(set(dims)) == len(acc.array)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", sorted(BASELINES))
+def test_baseline_warm_start_round_trips(name, mode):
+    hs = HardwareSpace(BASELINES[name], mode)
+    b = hs.baseline_in_space()
+    assert hs.fits(b)
+    again = hs.decode(hs.encode(b))
+    assert (again.array, again.l1_bytes, again.l2_bytes) == (b.array, b.l1_bytes, b.l2_bytes)
+    base = BASELINES[name]
+    assert b.num_pes == base.num_pes  # every built-in array is on the even-size grid
+    assert [a.size for a in b.array] == [a.size for a in base.array]
+
+
+def test_connectivity_by_importance():
+    hs = HardwareSpace(BASELINES["eyeriss"], "connectivity")
+    g = np.full(hs.size, 0.5)
+    g[hs.G_AXES] = 0.9  # three axes
+    g[hs.G_IMPORTANCE:hs.G_IMPORTANCE + 6] = [0.8, 0.1, 0.9, 0.2, 0.3, 0.0]  # K C Y X R S
+    assert [a.dims[0] for a in hs.decode(g).array] == ["Y", "K", "R"]
+    g[hs.G_IMPORTANCE:hs.G_IMPORTANCE + 6] = 0.5  # ties: dims in listed order
+    assert [a.dims[0] for a in hs.decode(g).array] == ["K", "C", "Y"]
+    g[hs.G_AXES] = 0.0
+    assert len(hs.decode(g).array) == 1
+
+
+def test_bad_mode():
+    with pytest.raises(ValueError, match="mode: 'both'"):
+        HardwareSpace(BASELINES["eyeriss"], "both")

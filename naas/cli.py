@@ -124,6 +124,46 @@ def _evaluate(args) -> int:
     return 0
 
 
+def cmd_search(args) -> int:
+    from naas.hardware_search import (HardwareSearchConfig, RunFolderError, print_progress,
+                                      run_hardware_search)
+    from naas.hardware_space import MODES
+
+    if args.resume:
+        config, folder = None, args.resume
+    else:
+        if not args.out:
+            raise CliError("--out: a run folder is required (or --resume RUN)")
+        if args.mode not in MODES:
+            raise CliError(f"--mode: {args.mode!r} (allowed: {', '.join(MODES)})")
+        for name, value in (("--budget", args.budget), ("--inner-budget", args.inner_budget)):
+            if value < 1:
+                raise CliError(f"{name}: {value} (allowed: >= 1)")
+        networks = tuple(n.strip() for n in args.networks.split(",") if n.strip())
+        for n in networks:
+            try:
+                get_network(n)
+            except KeyError as exc:
+                raise CliError(f"--networks: {exc.args[0]}") from None
+        load_accelerator(args.baseline)  # validate before creating the run folder
+        config = HardwareSearchConfig(baseline=args.baseline, networks=networks, mode=args.mode,
+                                      budget=args.budget, seed=args.seed, inner_budget=args.inner_budget,
+                                      popsize=args.popsize)
+        folder = args.out
+    try:
+        best = run_hardware_search(config, folder, resume=bool(args.resume),
+                                   progress=None if args.quiet else print_progress)
+    except RunFolderError as exc:
+        raise CliError(str(exc)) from None
+    base = best["baseline_fitness"]
+    acc = load_accelerator(Path(folder) / "best.yaml")
+    print(f"best design (#{best['id']}, generation {best['generation']}): {acc.describe()}")
+    print(f"geomean network EDP {best['fitness']:.4e}" +
+          (f" = {best['fitness'] / base:.3f}x the baseline's {base:.4e}" if base else ""))
+    print(f"wrote {Path(folder) / 'best.yaml'} (naas evaluate -a {Path(folder) / 'best.yaml'} accepts it)")
+    return 0
+
+
 def cmd_list(args) -> int:
     print("accelerators (--accelerator NAME, or a YAML file):")
     for name in builtin_accelerators():
@@ -160,6 +200,19 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--csv", default=None, metavar="PATH", help="also write the per-layer results as CSV")
     ev.add_argument("--show-mappings", action="store_true", help="print each distinct layer's loop nest")
     ev.set_defaults(func=cmd_evaluate)
+    se = sub.add_parser("search", help="NAAS hardware search under a baseline's resources (resumable)")
+    se.add_argument("--baseline", default="eyeriss", help="accelerator whose #PEs and on-chip memory cap the search")
+    se.add_argument("--networks", default="resnet50", help="comma-separated built-in networks")
+    se.add_argument("--mode", default="full", help="sizing, connectivity or full (connectivity + mapping search)")
+    se.add_argument("--budget", type=int, default=60, help="hardware designs to evaluate (whole generations)")
+    se.add_argument("--seed", type=int, default=0)
+    se.add_argument("--inner-budget", type=int, default=500,
+                    help="mapping-search evaluations per distinct layer shape (full mode)")
+    se.add_argument("--popsize", type=int, default=None, help="CMA-ES population (default: cma's)")
+    se.add_argument("--out", default=None, metavar="RUN", help="new run folder")
+    se.add_argument("--resume", default=None, metavar="RUN", help="continue the run in this folder")
+    se.add_argument("--quiet", action="store_true", help="no progress lines")
+    se.set_defaults(func=cmd_search)
     ls = sub.add_parser("list", help="built-in accelerators, networks and energy tables")
     ls.set_defaults(func=cmd_list)
     return p

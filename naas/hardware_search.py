@@ -1,0 +1,214 @@
+"""NAAS outer loop (SPEC §1, §6): CMA-ES over the hardware space, inner per-layer mapping search.
+
+Fitness of a design = geometric mean over the chosen networks of each network's EDP (Σ energy x Σ cycles),
+each network at its mappings: searched per distinct layer shape in ``full`` mode, the baseline dataflow's
+default mapping in ``sizing`` and ``connectivity`` modes. A design with a layer that cannot be mapped gets
+no fitness; CMA-ES is told a value just worse than the generation's worst feasible one.
+
+Reproducible and resumable: the run's configuration, every design and the optimizer state after every
+generation live in the run store; a resumed run re-asks the interrupted generation (same candidates, the
+optimizer state being the same), reuses every design already committed, and ends as an uninterrupted run
+with the same seed would. The budget is counted in designs and rounded up to whole generations.
+"""
+from __future__ import annotations
+
+import math
+import pickle
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import cma
+import numpy as np
+
+from cost_model.accelerator import Accelerator, load_accelerator, save_accelerator
+from cost_model.evaluate import NetworkCost, NetworkEvaluationError, evaluate_network
+from mapping.default_mapping import default_mapping
+from mapping.network_search import MappingCache, SearchSettings, search_network
+from nn_space.zoo import get_network
+
+from .hardware_space import HardwareSpace
+from .run_store import RunStore
+
+
+class RunFolderError(ValueError):
+    """The run folder cannot be used as asked (exists already, or holds no run to resume)."""
+
+
+@dataclass(frozen=True)
+class HardwareSearchConfig:
+    """Everything that determines a hardware search's result (stored in the run folder)."""
+
+    baseline: str
+    networks: tuple[str, ...]
+    mode: str = "full"
+    budget: int = 60  # hardware designs (rounded up to whole generations)
+    seed: int = 0
+    inner_budget: int = 500  # mapping-search evaluations per distinct layer shape (full mode)
+    popsize: int | None = None
+    sigma0: float = 0.3
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["networks"] = list(self.networks)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "HardwareSearchConfig":
+        return cls(**{**d, "networks": tuple(d["networks"])})
+
+
+@dataclass
+class SearchProgress:
+    """What a progress callback sees after each design."""
+
+    evaluated: int
+    total: int
+    generation: int
+    fitness: float | None
+    best: float | None
+    baseline: float | None
+    designs_per_s: float
+    reused: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def network_summary(cost: NetworkCost) -> dict[str, float]:
+    b = cost.energy_breakdown()
+    return {"energy": cost.energy, "cycles": cost.cycles, "edp": cost.edp, "utilization": cost.utilization,
+            **{f"energy_{k}": v for k, v in b.items()}}
+
+
+class DesignEvaluator:
+    """Costs a hardware design on the search's networks (mapping per the mode), with a mapping cache."""
+
+    def __init__(self, config: HardwareSearchConfig):
+        self.config = config
+        self.networks = [get_network(n) for n in config.networks]
+        self.cache = MappingCache()
+        self.settings = SearchSettings(budget=config.inner_budget, seed=config.seed)
+
+    def cost(self, acc: Accelerator, searched: bool) -> tuple[float | None, dict, str | None]:
+        """(geomean EDP or None, {network: summary}, error)."""
+        results, errors = {}, []
+        for net in self.networks:
+            try:
+                if searched:
+                    cost = search_network(net, acc, self.settings, self.cache)
+                else:
+                    cost = evaluate_network(net, acc, default_mapping, "default")
+                results[net.name] = network_summary(cost)
+            except NetworkEvaluationError as exc:
+                errors.append(f"{net.name}: {exc.errors[0]}" + (f" (+{len(exc.errors) - 1} more)"
+                                                               if len(exc.errors) > 1 else ""))
+        if errors:
+            return None, results, "; ".join(errors)
+        fitness = math.exp(sum(math.log(r["edp"]) for r in results.values()) / len(results))
+        return fitness, results, None
+
+
+def run_hardware_search(config: HardwareSearchConfig | None, folder: str | Path, resume: bool = False,
+                        progress: Callable[[SearchProgress], None] | None = None) -> dict:
+    """Run (or resume) a search; returns the best design's record. Writes ``best.yaml`` in the folder."""
+    folder = Path(folder)
+    exists = (folder / RunStore.FILE).exists()
+    if resume and not exists:
+        raise RunFolderError(f"--resume: {str(folder)!r} holds no run to resume")
+    if not resume and exists:
+        raise RunFolderError(f"--out: {str(folder)!r} already holds a run (use --resume {folder})")
+    store = RunStore(folder)
+    try:
+        if resume:
+            config = HardwareSearchConfig.from_dict(store.get_meta("config"))
+        else:
+            assert config is not None
+            store.set_meta("config", config.to_dict())
+        return _search(config, store, progress)
+    finally:
+        store.close()
+
+
+def _search(config: HardwareSearchConfig, store: RunStore, progress) -> dict:
+    baseline = load_accelerator(config.baseline)
+    space = HardwareSpace(baseline, config.mode)
+    evaluator = DesignEvaluator(config)
+    searched = config.mode == "full"
+
+    # The baseline at its best mapping (searched, within its own dataflow): the reference for the report.
+    base_genome = np.full(space.size, -1.0)  # a key no decoded design can have
+    if store.find(base_genome) is None:
+        t = time.perf_counter()
+        fit, res, err = evaluator.cost(baseline, searched=True)
+        store.add_design(-1, base_genome, baseline.to_dict(), fit, res, err, time.perf_counter() - t)
+    base_fit = store.find(base_genome)[1]
+
+    checkpoint = store.latest_checkpoint()
+    if checkpoint is None:
+        # A private random stream: cma samples from numpy's global RandomState by default, which every
+        # inner mapping search reseeds; the outer stream must survive that, and pickling, unchanged.
+        opts = {"bounds": [0.0, 1.0], "seed": 1 + 7919 * config.seed, "verbose": -9,
+                "randn": np.random.RandomState(1 + 7919 * config.seed).randn}
+        if config.popsize:
+            opts["popsize"] = config.popsize
+        x0 = space.encode(space.baseline_in_space())
+        es = cma.CMAEvolutionStrategy(x0, config.sigma0, opts)
+        generation = 0
+    else:
+        done, state = checkpoint
+        es = pickle.loads(state)
+        generation = done + 1
+    generations = math.ceil(config.budget / es.popsize)
+    total = generations * es.popsize
+    t0 = time.perf_counter()
+    fresh = 0
+    while generation < generations:
+        X = np.array(es.ask())
+        fitness = np.full(len(X), np.nan)
+        for i, x in enumerate(X):
+            found = store.find(x)
+            reused = found is not None
+            if reused:
+                fitness[i] = np.nan if found[1] is None else found[1]
+            else:
+                t = time.perf_counter()
+                acc = space.decode(x, name=f"{baseline.name}-naas-g{generation}-{i}")
+                fit, res, err = evaluator.cost(acc, searched)
+                store.add_design(generation, x, acc.to_dict(), fit, res, err, time.perf_counter() - t)
+                fitness[i] = np.nan if fit is None else fit
+                fresh += 1
+            if progress:
+                best = store.best()
+                progress(SearchProgress(
+                    evaluated=generation * es.popsize + i + 1, total=total, generation=generation,
+                    fitness=None if np.isnan(fitness[i]) else float(fitness[i]),
+                    best=best["fitness"] if best else None, baseline=base_fit,
+                    designs_per_s=fresh / max(1e-9, time.perf_counter() - t0), reused=reused))
+        logs = np.log(fitness)
+        worst = np.nanmax(logs) if np.isfinite(logs).any() else 0.0
+        es.tell(list(X), np.where(np.isnan(logs), worst + 1.0, logs).tolist())
+        store.save_checkpoint(generation, pickle.dumps(es))
+        generation += 1
+
+    best = store.best()
+    if best is None:
+        raise NetworkEvaluationError(["no design in the search could map every layer"], None)
+    best_acc = HardwareSpace(baseline, config.mode).decode(np.array(best["genome"]),
+                                                           name=f"{baseline.name}-naas")
+    save_accelerator(best_acc, store.folder / "best.yaml")
+    best["baseline_fitness"] = base_fit
+    return best
+
+
+def print_progress(p: SearchProgress, stream=sys.stderr) -> None:
+    """One line per design: the progress bar of ``naas search``."""
+    width = 24
+    filled = int(width * p.evaluated / max(1, p.total))
+    bar = "#" * filled + "." * (width - filled)
+    cur = "unmappable" if p.fitness is None else f"{p.fitness:.4g}"
+    best = "-" if p.best is None else f"{p.best:.4g}"
+    ratio = f" (EDP vs baseline {p.best / p.baseline:.3f}x)" if p.best and p.baseline else ""
+    tag = " (from store)" if p.reused else ""
+    print(f"[{bar}] {p.evaluated}/{p.total} gen {p.generation}: EDP {cur}{tag}, best {best}{ratio}, "
+          f"{p.designs_per_s:.2f} designs/s", file=stream, flush=True)

@@ -1,0 +1,144 @@
+"""The run store: a SQLite database in a run folder holding every evaluated design as it finishes.
+
+Each design (with its per-network results) is committed in one transaction, so a crash loses nothing that
+was committed; the optimizer state is checkpointed after every generation, in its own transaction.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS designs (
+    id INTEGER PRIMARY KEY,
+    generation INTEGER NOT NULL,          -- -1: the baseline
+    genome_key TEXT NOT NULL UNIQUE,      -- exact float64 bytes, hex
+    genome TEXT NOT NULL,                 -- JSON list
+    accelerator TEXT NOT NULL,            -- YAML-ready JSON of the accelerator
+    fitness REAL,                         -- geomean network EDP; NULL = some layer could not be mapped
+    error TEXT,
+    seconds REAL NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS network_results (
+    design_id INTEGER NOT NULL REFERENCES designs(id),
+    network TEXT NOT NULL,
+    energy REAL, cycles REAL, edp REAL, utilization REAL,
+    energy_mac REAL, energy_l1 REAL, energy_noc REAL, energy_l2 REAL, energy_dram REAL,
+    PRIMARY KEY (design_id, network)
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    generation INTEGER PRIMARY KEY,
+    state BLOB NOT NULL,
+    created REAL NOT NULL
+);
+"""
+RESULT_FIELDS = ("energy", "cycles", "edp", "utilization", "energy_mac", "energy_l1", "energy_noc",
+                 "energy_l2", "energy_dram")
+
+
+def genome_key(genome: np.ndarray) -> str:
+    return np.ascontiguousarray(genome, dtype=np.float64).tobytes().hex()
+
+
+class RunStore:
+    """Designs, per-network results and optimizer checkpoints of one search run."""
+
+    FILE = "run.sqlite"
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.path = self.folder / self.FILE
+        self.db = sqlite3.connect(self.path, isolation_level=None)  # explicit transactions below
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- configuration ----------------------------------------------------------------------------
+    def set_meta(self, key: str, value: Any) -> None:
+        with self._tx():
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    # --- designs ----------------------------------------------------------------------------------
+    def add_design(self, generation: int, genome: np.ndarray, accelerator: dict, fitness: float | None,
+                   results: dict[str, dict[str, float]], error: str | None, seconds: float) -> int:
+        """Commit one evaluated design and its per-network results atomically; returns its id."""
+        with self._tx():
+            cur = self.db.execute(
+                "INSERT INTO designs (generation, genome_key, genome, accelerator, fitness, error, seconds,"
+                " created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (generation, genome_key(genome), json.dumps(np.asarray(genome, dtype=float).tolist()),
+                 json.dumps(accelerator), fitness, error, seconds, time.time()))
+            design_id = int(cur.lastrowid)
+            for net, r in results.items():
+                self.db.execute(
+                    f"INSERT INTO network_results VALUES (?, ?, {', '.join('?' * len(RESULT_FIELDS))})",
+                    (design_id, net, *(r[f] for f in RESULT_FIELDS)))
+        return design_id
+
+    def find(self, genome: np.ndarray) -> tuple[int, float | None] | None:
+        """(id, fitness) of a design with exactly this genome, if one was committed."""
+        row = self.db.execute("SELECT id, fitness FROM designs WHERE genome_key = ?",
+                              (genome_key(genome),)).fetchone()
+        return None if row is None else (int(row[0]), row[1])
+
+    def count(self, include_baseline: bool = False) -> int:
+        where = "" if include_baseline else " WHERE generation >= 0"
+        return int(self.db.execute(f"SELECT COUNT(*) FROM designs{where}").fetchone()[0])
+
+    def best(self) -> dict | None:
+        row = self.db.execute("SELECT id, generation, genome, accelerator, fitness FROM designs "
+                              "WHERE generation >= 0 AND fitness IS NOT NULL ORDER BY fitness, id LIMIT 1"
+                              ).fetchone()
+        if row is None:
+            return None
+        return {"id": row[0], "generation": row[1], "genome": json.loads(row[2]),
+                "accelerator": json.loads(row[3]), "fitness": row[4]}
+
+    def designs(self):
+        """All designs, one row each, in evaluation order (pandas DataFrame)."""
+        import pandas as pd
+        return pd.read_sql_query("SELECT id, generation, genome_key, fitness, error, seconds FROM designs "
+                                 "ORDER BY id", self.db)
+
+    def network_results(self):
+        import pandas as pd
+        return pd.read_sql_query("SELECT * FROM network_results ORDER BY design_id, network", self.db)
+
+    # --- checkpoints ------------------------------------------------------------------------------
+    def save_checkpoint(self, generation: int, state: bytes) -> None:
+        with self._tx():
+            self.db.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)",
+                            (generation, state, time.time()))
+
+    def latest_checkpoint(self) -> tuple[int, bytes] | None:
+        row = self.db.execute("SELECT generation, state FROM checkpoints ORDER BY generation DESC LIMIT 1"
+                              ).fetchone()
+        return None if row is None else (int(row[0]), bytes(row[1]))
+
+    # --- helpers ----------------------------------------------------------------------------------
+    def _tx(self):
+        db = self.db
+
+        class _Tx:
+            def __enter__(self):
+                db.execute("BEGIN IMMEDIATE")
+
+            def __exit__(self, exc_type, exc, tb):
+                db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+                return False
+        return _Tx()

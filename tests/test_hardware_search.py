@@ -1,0 +1,120 @@
+"""NAAS hardware search: run store atomicity, exact resume after SIGKILL (real processes), CLI."""
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from cost_model.accelerator import load_accelerator
+from naas.hardware_search import HardwareSearchConfig, RunFolderError, run_hardware_search
+from naas.run_store import RunStore
+
+CONFIG = HardwareSearchConfig(baseline="shidiannao", networks=("alexnet",), mode="full", budget=24, seed=3,
+                              inner_budget=150, popsize=4)
+
+
+def cli_args(cfg: HardwareSearchConfig, out) -> list[str]:
+    return [sys.executable, "-m", "naas", "search", "--baseline", cfg.baseline, "--networks",
+            ",".join(cfg.networks), "--mode", cfg.mode, "--budget", str(cfg.budget), "--seed", str(cfg.seed),
+            "--inner-budget", str(cfg.inner_budget), "--popsize", str(cfg.popsize), "--out", str(out), "--quiet"]
+
+
+def rows(folder) -> list[tuple]:
+    db = sqlite3.connect(folder / RunStore.FILE)
+    try:
+        return db.execute("SELECT id, generation, genome_key, fitness FROM designs ORDER BY id").fetchall()
+    finally:
+        db.close()
+
+
+def test_run_store_round_trip(tmp_path):
+    store = RunStore(tmp_path)
+    g = np.array([0.1, 0.2])
+    i = store.add_design(0, g, {"name": "x"}, 2.5, {"net": {f: 1.0 for f in (
+        "energy", "cycles", "edp", "utilization", "energy_mac", "energy_l1", "energy_noc", "energy_l2",
+        "energy_dram")}}, None, 0.1)
+    store.save_checkpoint(0, b"state")
+    store.close()
+    again = RunStore(tmp_path)
+    assert again.find(g) == (i, 2.5) and again.count() == 1
+    assert again.latest_checkpoint() == (0, b"state")
+    assert len(again.network_results()) == 1
+    with pytest.raises(sqlite3.IntegrityError):  # a genome is stored once
+        again.add_design(0, g, {}, 1.0, {}, None, 0.1)
+    assert again.count() == 1  # the failed insert left nothing behind
+
+
+def test_search_beats_or_matches_its_warm_start_and_writes_best(tmp_path):
+    best = run_hardware_search(CONFIG, tmp_path / "run")
+    acc = load_accelerator(tmp_path / "run" / "best.yaml")
+    base = load_accelerator("shidiannao")
+    assert acc.num_pes <= base.num_pes and acc.onchip_bytes <= base.onchip_bytes
+    assert best["fitness"] < best["baseline_fitness"]
+    with pytest.raises(RunFolderError, match="already holds a run"):
+        run_hardware_search(CONFIG, tmp_path / "run")
+    with pytest.raises(RunFolderError, match="holds no run"):
+        run_hardware_search(None, tmp_path / "empty", resume=True)
+
+
+def test_sizing_mode_keeps_the_baselines_connectivity(tmp_path):
+    cfg = HardwareSearchConfig(baseline="eyeriss", networks=("alexnet",), mode="sizing", budget=8, seed=0,
+                               popsize=4)
+    run_hardware_search(cfg, tmp_path / "run")
+    acc = load_accelerator(tmp_path / "run" / "best.yaml")
+    assert [a.dims for a in acc.array] == [a.dims for a in load_accelerator("eyeriss").array]
+
+
+def test_sigkill_and_resume_equals_an_uninterrupted_run(tmp_path):
+    full = tmp_path / "full"
+    subprocess.run(cli_args(CONFIG, full), check=True, capture_output=True, timeout=600)
+    reference = rows(full)
+    assert len([r for r in reference if r[1] >= 0]) == CONFIG.budget
+
+    run = tmp_path / "killed"
+    proc = subprocess.Popen(cli_args(CONFIG, run), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    committed: list[tuple] = []
+    while time.time() < deadline:
+        if (run / RunStore.FILE).exists():
+            try:
+                committed = rows(run)
+            except sqlite3.OperationalError:
+                committed = []
+            if len([r for r in committed if r[1] >= 0]) >= 9:  # mid third generation
+                break
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    before = rows(run)
+    assert len(before) < len(reference), "the run finished before it could be killed"
+
+    resumed = subprocess.run([sys.executable, "-m", "naas", "search", "--resume", str(run), "--quiet"],
+                             capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    after = rows(run)
+    assert after[:len(before)] == before  # nothing committed was lost or rewritten
+    assert len({r[2] for r in after}) == len(after)  # nothing duplicated
+    assert [(g, k, f) for _, g, k, f in after] == [(g, k, f) for _, g, k, f in reference]
+    assert (run / "best.yaml").read_text() == (full / "best.yaml").read_text()
+
+
+def test_cli_errors(tmp_path):
+    def run(*a):
+        return subprocess.run([sys.executable, "-m", "naas", "search", *a], capture_output=True, text=True,
+                              timeout=120)
+    for args, message in [(("--mode", "both", "--out", str(tmp_path / "a")), "--mode: 'both'"),
+                          (("--networks", "resnet51", "--out", str(tmp_path / "b")), "--networks: network: 'resnet51'"),
+                          (("--budget", "0", "--out", str(tmp_path / "c")), "--budget: 0"),
+                          (("--resume", str(tmp_path / "none"),), "holds no run to resume"),
+                          ((), "--out: a run folder is required")]:
+        proc = run(*args)
+        assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -164,6 +164,19 @@ def cmd_search(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from naas.report import ReportError, summary, write_report
+
+    try:
+        files = write_report(args.run)
+        print(summary(args.run))
+    except ReportError as exc:
+        raise CliError(str(exc)) from None
+    for f in files:
+        print(f"wrote {f}")
+    return 0
+
+
 def cmd_list(args) -> int:
     print("accelerators (--accelerator NAME, or a YAML file):")
     for name in builtin_accelerators():
@@ -213,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--resume", default=None, metavar="RUN", help="continue the run in this folder")
     se.add_argument("--quiet", action="store_true", help="no progress lines")
     se.set_defaults(func=cmd_search)
+    rp = sub.add_parser("report", help="tables and plots of a search run")
+    rp.add_argument("run", metavar="RUN", help="run folder")
+    rp.set_defaults(func=cmd_report)
     ls = sub.add_parser("list", help="built-in accelerators, networks and energy tables")
     ls.set_defaults(func=cmd_list)
     return p

@@ -62,6 +62,25 @@ def test_search_beats_or_matches_its_warm_start_and_writes_best(tmp_path):
         run_hardware_search(None, tmp_path / "empty", resume=True)
 
 
+def test_report_tables_and_plots(tmp_path):
+    from naas.report import ReportError, comparison_table, write_report
+    run = tmp_path / "run"
+    run_hardware_search(CONFIG, run)
+    files = write_report(run)
+    assert {f.name for f in files} == {"comparison.csv", "designs.csv", "network_results.csv", "comparison.md",
+                                       "convergence.png", "edp_and_energy.png", "array.png"}
+    assert all(f.stat().st_size > 0 for f in files)
+    store = RunStore(run)
+    table = comparison_table(store)
+    store.close()
+    row = table[table.network == "alexnet"].iloc[0]
+    assert row["EDP reduction"] == pytest.approx(row["baseline EDP"] / row["NAAS EDP"])
+    assert row["EDP reduction"] == pytest.approx(row["speedup"] * row["energy saving"])
+    assert "| alexnet" in (run / "report" / "comparison.md").read_text()
+    with pytest.raises(ReportError, match="holds no run"):
+        write_report(tmp_path / "nothing")
+
+
 def test_sizing_mode_keeps_the_baselines_connectivity(tmp_path):
     cfg = HardwareSearchConfig(baseline="eyeriss", networks=("alexnet",), mode="sizing", budget=8, seed=0,
                                popsize=4)

@@ -241,6 +241,10 @@ def main(argv: list[str] | None = None) -> int:
     except (CliError, *USER_ERRORS) as exc:
         print(f"naas: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into a reader that stopped (e.g. head)
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,3 +17,14 @@ def test_encoding_ablation_quick(tmp_path, capsys):
     for _, g in rows.groupby(["method", "seed"]):
         edp = g.sort_values("evals_per_layer").edp.tolist()
         assert edp == sorted(edp, reverse=True)
+
+
+def test_naas_vs_baselines_quick(tmp_path, capsys):
+    from experiments import naas_vs_baselines
+    naas_vs_baselines.main(["--quick", "--jobs", "1", "--baselines", "shidiannao", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "shidiannao" in out and "paper speedup" in out
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    row = summary.iloc[0]
+    assert row["EDP reduction"] == __import__("pytest").approx(row["speedup"] * row["energy saving"])
+    assert (tmp_path / "summary.png").exists() and (tmp_path / "shidiannao-full-seed0" / "best.yaml").exists()

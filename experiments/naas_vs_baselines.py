@@ -1,0 +1,122 @@
+"""NAAS against the baselines (issue 4, SPEC §9): each baseline's resources cap a hardware search.
+
+    python experiments/naas_vs_baselines.py                        # every baseline, full mode
+    python experiments/naas_vs_baselines.py --baselines eyeriss --modes sizing,connectivity,full
+    python experiments/naas_vs_baselines.py --seeds 3 --baselines nvdla-256
+    python experiments/naas_vs_baselines.py --quick                # smoke run
+
+Each (baseline, mode, seed) is one resumable run folder under --out: rerunning the script continues
+unfinished runs and reuses finished ones. Prints speedup, energy saving and EDP reduction (geomean over the
+baseline's networks) next to the paper's, and saves a bar chart.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+
+import pandas as pd  # noqa: E402
+
+from naas.hardware_search import HardwareSearchConfig, run_hardware_search  # noqa: E402
+from naas.report import comparison_table  # noqa: E402
+from naas.run_store import RunStore  # noqa: E402
+
+LARGE = ("vgg16", "resnet50", "unet")
+MOBILE = ("mobilenetv2", "squeezenet", "mnasnet")
+# baseline -> (networks, paper speedup, paper energy saving)  (SPEC §9)
+PAPER = {"edgetpu": (LARGE, 2.6, 1.1), "nvdla-1024": (LARGE, 2.2, 1.1), "eyeriss": (MOBILE, 4.4, 2.1),
+         "nvdla-256": (MOBILE, 1.7, 1.4), "shidiannao": (MOBILE, 4.4, 4.9)}
+
+
+def run_one(task: tuple) -> dict:
+    baseline, networks, mode, seed, budget, inner, out = task
+    folder = Path(out) / f"{baseline}-{mode}-seed{seed}"
+    cfg = HardwareSearchConfig(baseline=baseline, networks=tuple(networks), mode=mode, budget=budget,
+                               seed=seed, inner_budget=inner)
+    done = False
+    if (folder / RunStore.FILE).exists():
+        store = RunStore(folder)
+        done = store.count() >= budget
+        store.close()
+    if not done:
+        run_hardware_search(None if (folder / RunStore.FILE).exists() else cfg, folder,
+                            resume=(folder / RunStore.FILE).exists())
+    store = RunStore(folder)
+    try:
+        table = comparison_table(store).set_index("network")
+        best = store.best()
+    finally:
+        store.close()
+    geo = table.loc["geomean"]
+    return {"baseline": baseline, "mode": mode, "seed": seed, "networks": ",".join(networks),
+            "speedup": geo["speedup"], "energy saving": geo["energy saving"],
+            "EDP reduction": geo["EDP reduction"], "designs": budget,
+            "searched array": " x ".join(f"{a['size']}({a.get('dim') or '/'.join(a['dims'])})"
+                                         for a in best["accelerator"]["array"])}
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--baselines", default=",".join(PAPER))
+    ap.add_argument("--modes", default="full")
+    ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--budget", type=int, default=60, help="hardware designs per search")
+    ap.add_argument("--inner-budget", type=int, default=300)
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--out", default="experiments/results/naas_vs_baselines")
+    ap.add_argument("--quick", action="store_true", help="one small network, 8 designs, inner budget 60")
+    args = ap.parse_args(argv)
+    tasks = []
+    for b in args.baselines.split(","):
+        nets = ("alexnet",) if args.quick else PAPER[b][0]
+        for mode in args.modes.split(","):
+            for seed in range(args.seeds):
+                tasks.append((b, nets, mode, seed, 8 if args.quick else args.budget,
+                              60 if args.quick else args.inner_budget, args.out))
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        rows = list(pool.map(run_one, tasks))
+    df = pd.DataFrame(rows)
+    df["paper speedup"] = [PAPER[b][1] for b in df.baseline]
+    df["paper energy saving"] = [PAPER[b][2] for b in df.baseline]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out / "summary.csv", index=False)
+    print(df.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    if df["mode"].nunique() > 1:
+        for b, g in df.groupby("baseline"):
+            by_mode = g.groupby("mode")["EDP reduction"].apply(lambda s: math.exp(s.apply(math.log).mean()))
+            if {"sizing", "full"} <= set(by_mode.index):
+                print(f"{b}: full / sizing-only EDP advantage {by_mode['full'] / by_mode['sizing']:.2f}x")
+    plot(df, out / "summary.png")
+    print(f"wrote {out / 'summary.csv'}, {out / 'summary.png'}", file=sys.stderr)
+
+
+def plot(df: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    g = df.groupby(["baseline", "mode"])[["speedup", "energy saving"]].mean().reset_index()
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(g)), 4))
+    x = range(len(g))
+    ax.bar([i - 0.3 for i in x], g["speedup"], 0.2, label="speedup (measured)")
+    ax.bar([i - 0.1 for i in x], [PAPER[b][1] for b in g.baseline], 0.2, label="speedup (paper)", alpha=0.5)
+    ax.bar([i + 0.1 for i in x], g["energy saving"], 0.2, label="energy saving (measured)")
+    ax.bar([i + 0.3 for i in x], [PAPER[b][2] for b in g.baseline], 0.2, label="energy saving (paper)",
+           alpha=0.5)
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set_xticks(list(x), [f"{b}\n{m}" for b, m in zip(g.baseline, g["mode"])])
+    ax.set_ylabel("x vs baseline (same resources)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()

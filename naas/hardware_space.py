@@ -84,6 +84,18 @@ class HardwareSpace:
     def size(self) -> int:
         return self.SIZE
 
+    @staticmethod
+    def _axis_hi(budget: int, later_axes: int) -> int:
+        """Largest even size an axis may take, leaving at least 2 PEs for each later axis."""
+        hi = budget // ARRAY_STEP ** later_axes
+        return hi - hi % ARRAY_STEP
+
+    def _l1_hi(self, pes: int) -> int:
+        return max(self.l1_min, int((self.caps.onchip_bytes - self.l2_min) // pes) // BUFFER_STEP * BUFFER_STEP)
+
+    def _l2_hi(self, pes: int, l1: int) -> int:
+        return max(self.l2_min, int(self.caps.onchip_bytes - pes * l1) // BUFFER_STEP * BUFFER_STEP)
+
     # --- connectivity -----------------------------------------------------------------------------
     def _axes_dims(self, g: np.ndarray) -> list[tuple[str, ...]]:
         if self.mode == "sizing":
@@ -105,17 +117,13 @@ class HardwareSpace:
         budget = self.caps.pes
         sizes = []
         for i in range(len(axes)):
-            later = len(axes) - 1 - i
-            hi = budget // ARRAY_STEP ** later
-            hi -= hi % ARRAY_STEP
-            s = _log_pick(ARRAY_STEP, hi, ARRAY_STEP, g[self.G_SIZES + i])
+            s = _log_pick(ARRAY_STEP, self._axis_hi(budget, len(axes) - 1 - i), ARRAY_STEP,
+                          g[self.G_SIZES + i])
             sizes.append(s)
             budget //= s
         pes = math.prod(sizes)
-        l1_hi = int((self.caps.onchip_bytes - self.l2_min) // pes) // BUFFER_STEP * BUFFER_STEP
-        l1 = _log_pick(self.l1_min, max(self.l1_min, l1_hi), BUFFER_STEP, g[self.G_L1])
-        l2_hi = int(self.caps.onchip_bytes - pes * l1) // BUFFER_STEP * BUFFER_STEP
-        l2 = _log_pick(self.l2_min, max(self.l2_min, l2_hi), BUFFER_STEP, g[self.G_L2])
+        l1 = _log_pick(self.l1_min, self._l1_hi(pes), BUFFER_STEP, g[self.G_L1])
+        l2 = _log_pick(self.l2_min, self._l2_hi(pes, l1), BUFFER_STEP, g[self.G_L2])
         array = tuple(ArrayDim(s, d[0] if len(d) == 1 else d) for s, d in zip(sizes, axes))
         return replace(self.baseline, name=name or f"{self.baseline.name}-searched", array=array,
                        l1_bytes=float(l1), l2_bytes=float(l2), l1_partition=None,
@@ -154,19 +162,17 @@ class HardwareSpace:
         budget = self.caps.pes
         pes = 1
         for i, a in enumerate(array):
-            later = len(array) - 1 - i
-            hi = budget // ARRAY_STEP ** later
-            hi -= hi % ARRAY_STEP
+            hi = self._axis_hi(budget, len(array) - 1 - i)
             size = _snap(a.size, ARRAY_STEP, hi, ARRAY_STEP)
             g[self.G_SIZES + i] = _log_gene(ARRAY_STEP, hi, size)
             budget //= size
             pes *= size
-        l1_hi = int((self.caps.onchip_bytes - self.l2_min) // pes) // BUFFER_STEP * BUFFER_STEP
+        l1_hi = self._l1_hi(pes)
         l1 = _snap(acc.l1_bytes, self.l1_min, l1_hi, BUFFER_STEP)
-        g[self.G_L1] = _log_gene(self.l1_min, max(self.l1_min, l1_hi), l1)
-        l2_hi = int(self.caps.onchip_bytes - pes * l1) // BUFFER_STEP * BUFFER_STEP
+        g[self.G_L1] = _log_gene(self.l1_min, l1_hi, l1)
+        l2_hi = self._l2_hi(pes, l1)
         l2 = _snap(acc.l2_bytes, self.l2_min, l2_hi, BUFFER_STEP)
-        g[self.G_L2] = _log_gene(self.l2_min, max(self.l2_min, l2_hi), l2)
+        g[self.G_L2] = _log_gene(self.l2_min, l2_hi, l2)
         return g
 
     def baseline_in_space(self) -> Accelerator:

@@ -8,7 +8,9 @@ no fitness; CMA-ES is told a value just worse than the generation's worst feasib
 Reproducible and resumable: the run's configuration, every design and the optimizer state after every
 generation live in the run store; a resumed run re-asks the interrupted generation (same candidates, the
 optimizer state being the same), reuses every design already committed, and ends as an uninterrupted run
-with the same seed would. The budget is counted in designs and rounded up to whole generations.
+with the same seed would. Design 1 (generation 0) is the warm start, the baseline as the space expresses it,
+so the search never reports a design worse than its starting point; CMA-ES generations are 1, 2, ... The
+budget is counted in designs, the warm start included, and rounded up to whole generations.
 """
 from __future__ import annotations
 
@@ -144,6 +146,12 @@ def _search(config: HardwareSearchConfig, store: RunStore, progress) -> dict:
         store.add_design(-1, base_genome, baseline.to_dict(), fit, res, err, time.perf_counter() - t)
     base_fit = store.find(base_genome)[1]
 
+    x0 = space.encode(space.baseline_in_space())
+    if store.find(x0) is None:  # the warm start is design 1
+        t = time.perf_counter()
+        acc = space.decode(x0, name=f"{baseline.name}-naas-warm-start")
+        fit, res, err = evaluator.cost(acc, searched)
+        store.add_design(0, x0, acc.to_dict(), fit, res, err, time.perf_counter() - t)
     checkpoint = store.latest_checkpoint()
     if checkpoint is None:
         # A private random stream: cma samples from numpy's global RandomState by default, which every
@@ -152,18 +160,17 @@ def _search(config: HardwareSearchConfig, store: RunStore, progress) -> dict:
                 "randn": np.random.RandomState(1 + 7919 * config.seed).randn}
         if config.popsize:
             opts["popsize"] = config.popsize
-        x0 = space.encode(space.baseline_in_space())
         es = cma.CMAEvolutionStrategy(x0, config.sigma0, opts)
-        generation = 0
+        generation = 1
     else:
         done, state = checkpoint
         es = pickle.loads(state)
         generation = done + 1
-    generations = math.ceil(config.budget / es.popsize)
-    total = generations * es.popsize
+    generations = math.ceil(max(0, config.budget - 1) / es.popsize)
+    total = 1 + generations * es.popsize
     t0 = time.perf_counter()
     fresh = 0
-    while generation < generations:
+    while generation <= generations:
         X = np.array(es.ask())
         fitness = np.full(len(X), np.nan)
         for i, x in enumerate(X):
@@ -181,7 +188,7 @@ def _search(config: HardwareSearchConfig, store: RunStore, progress) -> dict:
             if progress:
                 best = store.best()
                 progress(SearchProgress(
-                    evaluated=generation * es.popsize + i + 1, total=total, generation=generation,
+                    evaluated=1 + (generation - 1) * es.popsize + i + 1, total=total, generation=generation,
                     fitness=None if np.isnan(fitness[i]) else float(fitness[i]),
                     best=best["fitness"] if best else None, baseline=base_fit,
                     designs_per_s=fresh / max(1e-9, time.perf_counter() - t0), reused=reused))

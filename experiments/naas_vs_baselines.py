@@ -50,12 +50,13 @@ def run_one(task: tuple) -> dict:
     try:
         table = comparison_table(store).set_index("network")
         best = store.best()
+        evaluated = store.count()
     finally:
         store.close()
     geo = table.loc["geomean"]
     return {"baseline": baseline, "mode": mode, "seed": seed, "networks": ",".join(networks),
             "speedup": geo["speedup"], "energy saving": geo["energy saving"],
-            "EDP reduction": geo["EDP reduction"], "designs": budget,
+            "EDP reduction": geo["EDP reduction"], "designs": evaluated,
             "searched array": " x ".join(f"{a['size']}({a.get('dim') or '/'.join(a['dims'])})"
                                          for a in best["accelerator"]["array"])}
 

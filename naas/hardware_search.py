@@ -132,6 +132,15 @@ def run_hardware_search(config: HardwareSearchConfig | None, folder: str | Path,
         store.close()
 
 
+def _record(store: RunStore, evaluator: DesignEvaluator, generation: int, genome: np.ndarray,
+            acc: Accelerator, searched: bool) -> float | None:
+    """Cost one design and commit it with its per-network results; returns its fitness."""
+    t = time.perf_counter()
+    fit, res, err = evaluator.cost(acc, searched)
+    store.add_design(generation, genome, acc.to_dict(), fit, res, err, time.perf_counter() - t)
+    return fit
+
+
 def _search(config: HardwareSearchConfig, store: RunStore, progress) -> dict:
     baseline = load_accelerator(config.baseline)
     space = HardwareSpace(baseline, config.mode)
@@ -141,17 +150,12 @@ def _search(config: HardwareSearchConfig, store: RunStore, progress) -> dict:
     # The baseline at its best mapping (searched, within its own dataflow): the reference for the report.
     base_genome = np.full(space.size, -1.0)  # a key no decoded design can have
     if store.find(base_genome) is None:
-        t = time.perf_counter()
-        fit, res, err = evaluator.cost(baseline, searched=True)
-        store.add_design(-1, base_genome, baseline.to_dict(), fit, res, err, time.perf_counter() - t)
+        _record(store, evaluator, -1, base_genome, baseline, searched=True)
     base_fit = store.find(base_genome)[1]
 
     x0 = space.encode(space.baseline_in_space())
     if store.find(x0) is None:  # the warm start is design 1
-        t = time.perf_counter()
-        acc = space.decode(x0, name=f"{baseline.name}-naas-warm-start")
-        fit, res, err = evaluator.cost(acc, searched)
-        store.add_design(0, x0, acc.to_dict(), fit, res, err, time.perf_counter() - t)
+        _record(store, evaluator, 0, x0, space.decode(x0, name=f"{baseline.name}-naas-warm-start"), searched)
     checkpoint = store.latest_checkpoint()
     if checkpoint is None:
         # A private random stream: cma samples from numpy's global RandomState by default, which every
@@ -179,10 +183,8 @@ def _search(config: HardwareSearchConfig, store: RunStore, progress) -> dict:
             if reused:
                 fitness[i] = np.nan if found[1] is None else found[1]
             else:
-                t = time.perf_counter()
                 acc = space.decode(x, name=f"{baseline.name}-naas-g{generation}-{i}")
-                fit, res, err = evaluator.cost(acc, searched)
-                store.add_design(generation, x, acc.to_dict(), fit, res, err, time.perf_counter() - t)
+                fit = _record(store, evaluator, generation, x, acc, searched)
                 fitness[i] = np.nan if fit is None else fit
                 fresh += 1
             if progress:
@@ -201,8 +203,7 @@ def _search(config: HardwareSearchConfig, store: RunStore, progress) -> dict:
     best = store.best()
     if best is None:
         raise NetworkEvaluationError(["no design in the search could map every layer"], None)
-    best_acc = HardwareSpace(baseline, config.mode).decode(np.array(best["genome"]),
-                                                           name=f"{baseline.name}-naas")
+    best_acc = space.decode(np.array(best["genome"]), name=f"{baseline.name}-naas")
     save_accelerator(best_acc, store.folder / "best.yaml")
     best["baseline_fitness"] = base_fit
     return best

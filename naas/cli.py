@@ -1,4 +1,4 @@
-"""The ``naas`` command line: ``naas evaluate``, ``naas list``."""
+"""The ``naas`` command line: evaluate, search, cosearch, report, list."""
 from __future__ import annotations
 
 import argparse
@@ -15,10 +15,13 @@ from mapping.default_mapping import default_mapping
 from mapping.network_search import SearchSettings, search_network
 from mapping.search import METHODS, OBJECTIVES
 from mapping.spec import MappingSpecError
+from nn_space.accuracy import PredictorError
 from nn_space.layers import LayerSpecError
 from nn_space.zoo import NETWORKS, get_network
 
-USER_ERRORS = (AcceleratorSpecError, LayerSpecError, MappingSpecError, UnitError)
+from naas.executor import ExecutorError
+
+USER_ERRORS = (AcceleratorSpecError, LayerSpecError, MappingSpecError, UnitError, PredictorError, ExecutorError)
 
 
 class CliError(Exception):
@@ -164,6 +167,65 @@ def cmd_search(args) -> int:
     return 0
 
 
+def _min_accuracy(text: str | None) -> float | None:
+    """--min-accuracy: 'reference' (default), a fraction (0.81) or a percentage (81.0)."""
+    if text is None or text == "reference":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise CliError(f"--min-accuracy: {text!r} is not a number (allowed: 'reference', a fraction such as "
+                       f"0.81 or a percentage such as 81)") from None
+    value = value / 100 if value > 1 else value
+    if not 0 < value < 1:
+        raise CliError(f"--min-accuracy: {text} (allowed: 0-1 as a fraction or 1-100 as a percentage)")
+    return value
+
+
+def cmd_cosearch(args) -> int:
+    from naas.cosearch import CosearchConfig, run_cosearch
+    from naas.executor import make_executor
+    from naas.hardware_search import RunFolderError, print_progress
+    from nn_space.ofa_spaces import get_space
+
+    if args.resume:
+        config, folder = None, args.resume
+    else:
+        if not args.out:
+            raise CliError("--out: a run folder is required (or --resume RUN)")
+        for name, value in (("--budget", args.budget), ("--inner-budget", args.inner_budget),
+                            ("--subnet-population", args.subnet_population),
+                            ("--subnet-generations", args.subnet_generations)):
+            if value < 1:
+                raise CliError(f"{name}: {value} (allowed: >= 1)")
+        get_space(args.space)
+        load_accelerator(args.baseline)
+        config = CosearchConfig(space=args.space, baseline=args.baseline,
+                                min_accuracy=_min_accuracy(args.min_accuracy),
+                                reference_network="resnet50" if args.space == "ofa-resnet50" else None,
+                                budget=args.budget, seed=args.seed, inner_budget=args.inner_budget,
+                                popsize=args.popsize, subnet_population=args.subnet_population,
+                                subnet_generations=args.subnet_generations)
+        folder = args.out
+    try:
+        with make_executor(args.workers) as executor:
+            best = run_cosearch(config, folder, resume=bool(args.resume), data_dir=args.ofa_data,
+                                executor=executor, progress=None if args.quiet else print_progress)
+    except RunFolderError as exc:
+        raise CliError(str(exc)) from None
+    ref, sub = best["reference"], best["subnet"]
+    acc = load_accelerator(Path(folder) / "best.yaml")
+    print(f"best design (#{best['id']}, generation {best['generation']}): {acc.describe()}")
+    print(f"best subnet: {sub['macs'] / 1e9:.3f} GMACs, predicted top-1 {sub['accuracy'] * 100:.2f}% "
+          f"(bound {best['bound'] * 100:.2f}%; reference {ref['accuracy'] * 100:.2f}%), "
+          f"resolution {sub['config']['resolution']}")
+    print(f"EDP {best['fitness']:.4e} = {best['baseline_fitness'] / best['fitness']:.3f}x lower than the "
+          f"reference on {acc.name.split('-cosearch')[0]} ({best['baseline_fitness']:.4e})")
+    print("accuracy: predicted top-1 on OFA's holdout (10k ImageNet-train images), not ImageNet val")
+    print(f"wrote {Path(folder) / 'best.yaml'} and {Path(folder) / 'best_subnet.json'}")
+    return 0
+
+
 def cmd_report(args) -> int:
     from naas.report import ReportError, summary, write_report
 
@@ -226,6 +288,25 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--resume", default=None, metavar="RUN", help="continue the run in this folder")
     se.add_argument("--quiet", action="store_true", help="no progress lines")
     se.set_defaults(func=cmd_search)
+    co = sub.add_parser("cosearch", help="joint OFA subnet + accelerator + mapping search (resumable)")
+    co.add_argument("--space", default="ofa-resnet50", help="subnet space: ofa-resnet50 or ofa-mbv3-w1.2")
+    co.add_argument("--baseline", default="eyeriss", help="accelerator whose resources cap the search")
+    co.add_argument("--min-accuracy", default=None, metavar="A",
+                    help="accuracy bound: 'reference' (default: the predictor's value for ResNet-50's "
+                         "configuration, or the largest MobileNetV3), a fraction or a percentage")
+    co.add_argument("--budget", type=int, default=40, help="hardware designs (whole generations)")
+    co.add_argument("--seed", type=int, default=0)
+    co.add_argument("--inner-budget", type=int, default=300, help="mapping-search evaluations per layer shape")
+    co.add_argument("--popsize", type=int, default=8, help="hardware CMA-ES population")
+    co.add_argument("--subnet-population", type=int, default=16, help="subnets per generation of the middle loop")
+    co.add_argument("--subnet-generations", type=int, default=4, help="middle-loop generations per design")
+    co.add_argument("--workers", type=int, default=1, help="local processes evaluating designs in parallel")
+    co.add_argument("--ofa-data", default=None, metavar="DIR",
+                    help="folder with OFA's predictor files (default: $NAAS_OFA_DATA)")
+    co.add_argument("--out", default=None, metavar="RUN", help="new run folder")
+    co.add_argument("--resume", default=None, metavar="RUN", help="continue the run in this folder")
+    co.add_argument("--quiet", action="store_true", help="no progress lines")
+    co.set_defaults(func=cmd_cosearch)
     rp = sub.add_parser("report", help="tables and plots of a search run")
     rp.add_argument("run", metavar="RUN", help="run folder")
     rp.set_defaults(func=cmd_report)

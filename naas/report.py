@@ -11,6 +11,7 @@ from cost_model.accelerator import load_accelerator
 from mapping.network_search import MappingCache, SearchSettings, search_network
 from nn_space.zoo import get_network
 
+from .cosearch_report import cosearch_table, write_cosearch_report
 from .hardware_search import HardwareSearchConfig
 from .run_store import RunStore
 
@@ -56,9 +57,13 @@ def write_report(folder: str | Path) -> list[Path]:
         raise ReportError(f"report: {str(folder)!r} holds no run")
     store = RunStore(folder)
     try:
-        config = HardwareSearchConfig.from_dict(store.get_meta("config"))
         out = folder / "report"
+        if store.best() is None:
+            raise ReportError(f"{store.folder}: no design with a fitness yet")
         out.mkdir(exist_ok=True)
+        if store.get_meta("kind") == "cosearch":
+            return write_cosearch_report(store, out)
+        config = HardwareSearchConfig.from_dict(store.get_meta("config"))
         written = []
         designs, results = _frames(store)
         table = comparison_table(store)
@@ -175,6 +180,7 @@ def summary(folder: str | Path) -> str:
     """The comparison table as text, for the terminal."""
     store = RunStore(folder)
     try:
-        return comparison_table(store).to_string(index=False, float_format=lambda v: f"{v:.4g}")
+        table = cosearch_table(store) if store.get_meta("kind") == "cosearch" else comparison_table(store)
+        return table.to_string(index=False, float_format=lambda v: f"{v:.4g}")
     finally:
         store.close()

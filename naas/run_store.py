@@ -33,6 +33,14 @@ CREATE TABLE IF NOT EXISTS network_results (
     energy_mac REAL, energy_l1 REAL, energy_noc REAL, energy_l2 REAL, energy_dram REAL,
     PRIMARY KEY (design_id, network)
 );
+CREATE TABLE IF NOT EXISTS subnets (      -- co-search: every subnet evaluated on a design
+    design_id INTEGER NOT NULL REFERENCES designs(id),
+    rank INTEGER NOT NULL,                -- 0 = the design's best (lowest EDP) subnet
+    config TEXT NOT NULL,                 -- JSON subnet configuration
+    accuracy REAL NOT NULL,               -- predicted top-1 on OFA's holdout
+    macs REAL NOT NULL, energy REAL, cycles REAL, edp REAL,
+    PRIMARY KEY (design_id, rank)
+);
 CREATE TABLE IF NOT EXISTS checkpoints (
     generation INTEGER PRIMARY KEY,
     state BLOB NOT NULL,
@@ -75,8 +83,9 @@ class RunStore:
 
     # --- designs ----------------------------------------------------------------------------------
     def add_design(self, generation: int, genome: np.ndarray, accelerator: dict, fitness: float | None,
-                   results: dict[str, dict[str, float]], error: str | None, seconds: float) -> int:
-        """Commit one evaluated design and its per-network results atomically; returns its id."""
+                   results: dict[str, dict[str, float]], error: str | None, seconds: float,
+                   subnets: list[dict] | None = None) -> int:
+        """Commit one evaluated design, its per-network results and subnets atomically; returns its id."""
         with self._tx():
             cur = self.db.execute(
                 "INSERT INTO designs (generation, genome_key, genome, accelerator, fitness, error, seconds,"
@@ -88,6 +97,10 @@ class RunStore:
                 self.db.execute(
                     f"INSERT INTO network_results VALUES (?, ?, {', '.join('?' * len(RESULT_FIELDS))})",
                     (design_id, net, *(r[f] for f in RESULT_FIELDS)))
+            for rank, sub in enumerate(subnets or ()):
+                self.db.execute("INSERT INTO subnets VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                (design_id, rank, json.dumps(sub["config"]), sub["accuracy"], sub["macs"],
+                                 sub.get("energy"), sub.get("cycles"), sub.get("edp")))
         return design_id
 
     def find(self, genome: np.ndarray) -> tuple[int, float | None] | None:
@@ -118,6 +131,17 @@ class RunStore:
     def network_results(self):
         import pandas as pd
         return pd.read_sql_query("SELECT * FROM network_results ORDER BY design_id, network", self.db)
+
+    def subnets(self):
+        """Every (design, subnet) pair a co-search evaluated (pandas DataFrame)."""
+        import pandas as pd
+        return pd.read_sql_query("SELECT * FROM subnets ORDER BY design_id, rank", self.db)
+
+    def design_subnets(self, design_id: int) -> list[dict]:
+        rows = self.db.execute("SELECT config, accuracy, macs, energy, cycles, edp FROM subnets "
+                               "WHERE design_id = ? ORDER BY rank", (design_id,)).fetchall()
+        return [{"config": json.loads(r[0]), "accuracy": r[1], "macs": r[2], "energy": r[3], "cycles": r[4],
+                 "edp": r[5]} for r in rows]
 
     # --- checkpoints ------------------------------------------------------------------------------
     def save_checkpoint(self, generation: int, state: bytes) -> None:

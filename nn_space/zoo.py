@@ -10,7 +10,7 @@ from typing import Callable
 from .layers import ConvLayer, Network
 
 
-class _Builder:
+class LayerBuilder:
     """Tracks the current feature map (channels, height, width) while layers are appended."""
 
     def __init__(self, channels: int, size: int | tuple[int, int], batch: int = 1):
@@ -20,18 +20,18 @@ class _Builder:
         self.layers: list[ConvLayer] = []
 
     def conv(self, c_out: int, kernel: int, stride: int = 1, padding: int | None = None,
-             groups: int = 1, name: str = "") -> "_Builder":
+             groups: int = 1, name: str = "") -> "LayerBuilder":
         layer = ConvLayer.conv(self.c, c_out, (self.h, self.w), kernel, stride, padding, groups,
                                n=self.n, name=name or f"conv{len(self.layers)}")
         self.layers.append(layer)
         self.c, self.h, self.w = c_out, layer.y, layer.x
         return self
 
-    def dw(self, kernel: int, stride: int = 1, name: str = "") -> "_Builder":
+    def dw(self, kernel: int, stride: int = 1, name: str = "") -> "LayerBuilder":
         return self.conv(self.c, kernel, stride, groups=self.c, name=name)
 
     def pool(self, kernel: int, stride: int | None = None, padding: int = 0,
-             ceil_mode: bool = False) -> "_Builder":
+             ceil_mode: bool = False) -> "LayerBuilder":
         stride = stride or kernel
         def out(v: int) -> int:
             span = v + 2 * padding - kernel
@@ -39,11 +39,11 @@ class _Builder:
         self.h, self.w = out(self.h), out(self.w)
         return self
 
-    def global_pool(self) -> "_Builder":
+    def global_pool(self) -> "LayerBuilder":
         self.h = self.w = 1
         return self
 
-    def fc(self, c_out: int, name: str = "") -> "_Builder":
+    def fc(self, c_out: int, name: str = "") -> "LayerBuilder":
         c_in = self.c * self.h * self.w
         self.layers.append(ConvLayer.fc(c_in, c_out, n=self.n, name=name or f"fc{len(self.layers)}"))
         self.c, self.h, self.w = c_out, 1, 1
@@ -61,7 +61,7 @@ class _Builder:
 
 def alexnet(input_size: int = 224, batch: int = 1) -> Network:
     """AlexNet as in torchvision (the single-tower variant of Krizhevsky et al. 2012)."""
-    b = _Builder(3, input_size, batch)
+    b = LayerBuilder(3, input_size, batch)
     b.conv(64, 11, 4, 2, name="conv1").pool(3, 2)
     b.conv(192, 5, 1, 2, name="conv2").pool(3, 2)
     b.conv(384, 3, 1, 1, name="conv3").conv(256, 3, 1, 1, name="conv4")
@@ -73,7 +73,7 @@ def alexnet(input_size: int = 224, batch: int = 1) -> Network:
 
 def vgg16(input_size: int = 224, batch: int = 1) -> Network:
     """VGG-16 (configuration D, Simonyan & Zisserman 2015)."""
-    b = _Builder(3, input_size, batch)
+    b = LayerBuilder(3, input_size, batch)
     cfg = [[64, 64], [128, 128], [256, 256, 256], [512, 512, 512], [512, 512, 512]]
     for stage, widths in enumerate(cfg, 1):
         for i, w in enumerate(widths, 1):
@@ -85,7 +85,7 @@ def vgg16(input_size: int = 224, batch: int = 1) -> Network:
 
 def resnet50(input_size: int = 224, batch: int = 1) -> Network:
     """ResNet-50 as in torchvision (v1.5: stride on the 3x3 conv of each bottleneck)."""
-    b = _Builder(3, input_size, batch)
+    b = LayerBuilder(3, input_size, batch)
     b.conv(64, 7, 2, 3, name="conv1").pool(3, 2, 1)
     in_c = 64
     for stage, (width, blocks, stride) in enumerate(
@@ -105,20 +105,20 @@ def resnet50(input_size: int = 224, batch: int = 1) -> Network:
     return b.network("resnet50", input_size)
 
 
-def _make_divisible(v: float, divisor: int = 8) -> int:
+def make_divisible(v: float, divisor: int = 8) -> int:
     new_v = max(divisor, int(v + divisor / 2) // divisor * divisor)
     return new_v + divisor if new_v < 0.9 * v else new_v
 
 
 def mobilenetv2(input_size: int = 224, batch: int = 1, width: float = 1.0) -> Network:
     """MobileNetV2 (Sandler et al. 2018), as in torchvision."""
-    b = _Builder(3, input_size, batch)
-    b.conv(_make_divisible(32 * width), 3, 2, 1, name="features.0")
+    b = LayerBuilder(3, input_size, batch)
+    b.conv(make_divisible(32 * width), 3, 2, 1, name="features.0")
     settings = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
                 (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
     idx = 1
     for t, c, n, s in settings:
-        out_c = _make_divisible(c * width)
+        out_c = make_divisible(c * width)
         for i in range(n):
             name = f"features.{idx}"
             hidden = b.c * t
@@ -127,14 +127,14 @@ def mobilenetv2(input_size: int = 224, batch: int = 1, width: float = 1.0) -> Ne
             b.dw(3, s if i == 0 else 1, name=f"{name}.dw")
             b.conv(out_c, 1, 1, 0, name=f"{name}.project")
             idx += 1
-    b.conv(_make_divisible(1280 * max(1.0, width)), 1, 1, 0, name="features.18")
+    b.conv(make_divisible(1280 * max(1.0, width)), 1, 1, 0, name="features.18")
     b.global_pool().fc(1000, "classifier")
     return b.network("mobilenetv2", input_size)
 
 
 def squeezenet(version: str = "1.0", input_size: int = 224, batch: int = 1) -> Network:
     """SqueezeNet 1.0 / 1.1 (Iandola et al. 2016), as in torchvision."""
-    b = _Builder(3, input_size, batch)
+    b = LayerBuilder(3, input_size, batch)
 
     def fire(name: str, squeeze: int, expand: int) -> None:
         b.conv(squeeze, 1, 1, 0, name=f"{name}.squeeze")
@@ -167,7 +167,7 @@ def squeezenet(version: str = "1.0", input_size: int = 224, batch: int = 1) -> N
 
 def mnasnet_a1(input_size: int = 224, batch: int = 1) -> Network:
     """MnasNet-A1 (Tan et al., CVPR 2019, Fig. 7), squeeze-excitation at 1/4 of the block input width."""
-    b = _Builder(3, input_size, batch)
+    b = LayerBuilder(3, input_size, batch)
     b.conv(32, 3, 2, 1, name="stem")
     b.dw(3, 1, name="sepconv.dw").conv(16, 1, 1, 0, name="sepconv.pw")
     # (expansion, kernel, out channels, repeats, first stride, squeeze-excitation)
@@ -193,7 +193,7 @@ def unet(input_size: int = 572, batch: int = 1, in_channels: int = 1, classes: i
     A 2x2 stride-2 transposed convolution from C to K channels on an HxW map does the same MACs and
     touches the same data as a 1x1 convolution from C to 4K channels on the HxW map; it is costed as that.
     """
-    b = _Builder(in_channels, input_size, batch)
+    b = LayerBuilder(in_channels, input_size, batch)
     skips = []
     widths = [64, 128, 256, 512]
     for i, w in enumerate(widths, 1):

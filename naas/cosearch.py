@@ -1,0 +1,351 @@
+"""Joint network-accelerator-mapping search (NAAS with Once-for-All, SPEC §1; issue 5).
+
+Three nested loops:
+
+- outer: CMA-ES over the hardware space under a baseline's resources (as ``naas search``);
+- middle, per hardware design: OFA-style evolution (mutation + crossover, parents = the lowest-EDP quarter)
+  over subnets whose predicted accuracy meets the bound; candidates below it are never costed;
+- inner, per subnet: a mapping search for each distinct layer shape, cached per (hardware, shape), so the many
+  subnets that share shapes cost little.
+
+A design's fitness is the EDP of its best subnet. The middle loop of every design starts from the same
+hardware-independent seeds (the reference network, and the lowest-MAC subnets that meet the bound, found once
+per run with the predictor alone) plus the best subnets of the designs of earlier generations; it never uses
+results of its own generation, so runs are independent of the executor and of completion order, and a
+resumed run equals an uninterrupted one.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import pickle
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import cma
+import numpy as np
+
+from cost_model.accelerator import accelerator_from_dict, load_accelerator, save_accelerator
+from cost_model.evaluate import NetworkEvaluationError
+from mapping.network_search import MappingCache, SearchSettings, search_network
+from nn_space.accuracy import ACCURACY_LABEL, AccuracyPredictor, load_predictor
+from nn_space.ofa_spaces import SubnetSpace
+from nn_space.zoo import get_network
+
+from .executor import Executor, InlineExecutor
+from .hardware_search import RunFolderError, SearchProgress, network_summary
+from .hardware_space import HardwareSpace
+from .run_store import RunStore, genome_key
+
+#: Predictions are float32 MLP outputs; a subnet within this of the bound meets it.
+ACCURACY_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class CosearchConfig:
+    """Everything that determines a co-search's result (stored in the run folder)."""
+
+    space: str = "ofa-resnet50"
+    baseline: str = "eyeriss"
+    min_accuracy: float | None = None  # None: the reference subnet's predicted accuracy
+    reference_network: str | None = "resnet50"  # built-in network costed on the baseline as the EDP reference
+    budget: int = 40  # hardware designs, warm start included (whole generations)
+    seed: int = 0
+    inner_budget: int = 300  # mapping-search evaluations per distinct layer shape
+    popsize: int | None = 8
+    sigma0: float = 0.3
+    subnet_population: int = 16
+    subnet_generations: int = 4
+    mutate_prob: float = 0.1
+    seed_subnets: int = 6
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CosearchConfig":
+        return cls(**d)
+
+
+def reference_subnet(space: SubnetSpace):
+    """The network the accuracy bound defaults to: ResNet-50's configuration, or the largest MobileNetV3."""
+    return space.resnet50() if hasattr(space, "resnet50") else space.largest(224)
+
+
+def resolve_bound(config: CosearchConfig, predictor: AccuracyPredictor) -> float:
+    if config.min_accuracy is not None:
+        return config.min_accuracy
+    return predictor.predict_one(reference_subnet(predictor.space))
+
+
+# --- the middle loop ------------------------------------------------------------------------------
+
+def _feasible(predictor: AccuracyPredictor, candidates: list, bound: float) -> list[tuple[object, float]]:
+    if not candidates:
+        return []
+    acc = predictor.predict(candidates)
+    return [(c, float(a)) for c, a in zip(candidates, acc) if a >= bound - ACCURACY_TOLERANCE]
+
+
+def low_mac_subnets(predictor: AccuracyPredictor, bound: float, starts: list, n: int,
+                    rng: np.random.Generator, generations: int = 30, batch: int = 200) -> list:
+    """The ``n`` lowest-MAC subnets found that meet the bound (evolution on MACs, predictor only)."""
+    space = predictor.space
+    res = predictor.info.resolutions
+    macs = {s: space.layers(s).macs for s, _ in _feasible(predictor, starts, bound)}
+    if not macs:
+        return []
+    for _ in range(generations):
+        parents = sorted(macs, key=macs.get)[:max(4, n)]
+        kids = [space.mutate(parents[rng.integers(len(parents))], 0.1, rng, res) for _ in range(batch)]
+        kids += [space.crossover(parents[rng.integers(len(parents))], parents[rng.integers(len(parents))], rng)
+                 for _ in range(batch // 4)]
+        for s, _ in _feasible(predictor, [k for k in set(kids) if k not in macs], bound):
+            macs[s] = space.layers(s).macs
+    return sorted(macs, key=lambda s: (macs[s], str(s)))[:n]
+
+
+def search_subnets(acc, predictor: AccuracyPredictor, bound: float, starts: list, config: CosearchConfig,
+                   rng: np.random.Generator, cache: MappingCache | None = None) -> list[dict]:
+    """OFA-style evolution over feasible subnets on one accelerator; every costed subnet, lowest EDP first."""
+    space, res = predictor.space, predictor.info.resolutions
+    settings = SearchSettings(budget=config.inner_budget, seed=config.seed)
+    cache = cache if cache is not None else MappingCache()
+    evaluated: dict[object, dict | None] = {}
+    accuracy: dict[object, float] = {}
+
+    def cost(population: list) -> None:
+        for s in population:
+            if s in evaluated:
+                continue
+            net = space.layers(s)
+            try:
+                c = search_network(net, acc, settings, cache)
+                evaluated[s] = {"config": s.to_dict(), "accuracy": accuracy[s], "macs": float(net.macs),
+                                "energy": c.energy, "cycles": c.cycles, "edp": c.edp}
+            except NetworkEvaluationError:
+                evaluated[s] = None  # some layer cannot be mapped on this design
+
+    def offspring(parents: list, count: int) -> list:
+        out: list = []
+        for _ in range(8):  # a few rounds of batched proposals; infeasible or known ones are dropped
+            need = count - len(out)
+            if need <= 0:
+                break
+            kids = []
+            for i in range(2 * need):
+                if i % 2 == 0 or len(parents) < 2:
+                    kids.append(space.mutate(parents[rng.integers(len(parents))], config.mutate_prob, rng, res))
+                else:
+                    a, b = rng.choice(len(parents), 2, replace=False)
+                    kids.append(space.crossover(parents[a], parents[b], rng))
+            fresh = [k for k in dict.fromkeys(kids) if k not in evaluated and k not in out]
+            for s, a in _feasible(predictor, fresh, bound):
+                if len(out) < count:
+                    accuracy[s] = a
+                    out.append(s)
+        return out
+
+    population = []
+    for s, a in _feasible(predictor, list(dict.fromkeys(starts)), bound):
+        accuracy[s] = a
+        population.append(s)
+    population = population[:config.subnet_population]
+    if not population:
+        return []
+    population += offspring(population, config.subnet_population - len(population))
+    n_parents = max(2, config.subnet_population // 4)
+    for _ in range(config.subnet_generations):
+        cost(population)
+        ranked = sorted((s for s in evaluated if evaluated[s] is not None), key=lambda s: evaluated[s]["edp"])
+        parents = ranked[:n_parents] or population[:n_parents]
+        population = parents + offspring(parents, config.subnet_population - len(parents))
+    cost(population)
+    return sorted((r for r in evaluated.values() if r is not None), key=lambda r: (r["edp"], str(r["config"])))
+
+
+# --- one design (a picklable task, run by any executor) --------------------------------------------
+
+@dataclass(frozen=True)
+class DesignTask:
+    config: dict
+    accelerator: dict
+    starts: tuple  # subnet configs (dicts) the middle loop starts from
+    design_seed: int
+    bound: float
+    data_dir: str | None
+
+
+def evaluate_design(task: DesignTask) -> dict:
+    """Run the middle and inner loops for one hardware design; returns what the store commits."""
+    t = time.perf_counter()
+    config = CosearchConfig.from_dict(task.config)
+    predictor = load_predictor(config.space, task.data_dir)
+    acc = accelerator_from_dict(task.accelerator)
+    starts = [predictor.space.from_dict(d) for d in task.starts]
+    rng = np.random.default_rng([config.seed, task.design_seed])
+    ranked = search_subnets(acc, predictor, task.bound, starts, config, rng)
+    if not ranked:
+        return {"fitness": None, "results": {}, "error": "no subnet meeting the accuracy bound could be mapped",
+                "subnets": [], "seconds": time.perf_counter() - t}
+    best = ranked[0]
+    results = {"best-subnet": {"energy": best["energy"], "cycles": best["cycles"], "edp": best["edp"],
+                               "utilization": math.nan, **{f"energy_{k}": math.nan
+                                                           for k in ("mac", "l1", "noc", "l2", "dram")}}}
+    return {"fitness": best["edp"], "results": results, "error": None, "subnets": ranked,
+            "seconds": time.perf_counter() - t}
+
+
+def _design_seed(genome: np.ndarray) -> int:
+    return int(hashlib.sha256(genome_key(genome).encode()).hexdigest()[:12], 16)
+
+
+# --- the outer loop -------------------------------------------------------------------------------
+
+def run_cosearch(config: CosearchConfig | None, folder: str | Path, resume: bool = False,
+                 data_dir: str | None = None, executor: Executor | None = None,
+                 progress: Callable[[SearchProgress], None] | None = None) -> dict:
+    """Run (or resume) a co-search; returns the best design's record. Writes best.yaml and best_subnet.json."""
+    folder = Path(folder)
+    exists = (folder / RunStore.FILE).exists()
+    if resume and not exists:
+        raise RunFolderError(f"--resume: {str(folder)!r} holds no run to resume")
+    if not resume and exists:
+        raise RunFolderError(f"--out: {str(folder)!r} already holds a run (use --resume {folder})")
+    if not resume:
+        assert config is not None
+        load_predictor(config.space, data_dir)  # fail on a missing or wrong predictor before creating the run
+    store = RunStore(folder)
+    try:
+        if resume:
+            if store.get_meta("kind") != "cosearch":
+                raise RunFolderError(f"--resume: {str(folder)!r} holds a hardware search, not a co-search")
+            config = CosearchConfig.from_dict(store.get_meta("config"))
+        else:
+            store.set_meta("kind", "cosearch")
+            store.set_meta("config", config.to_dict())
+        return _cosearch(config, store, data_dir, executor or InlineExecutor(), progress)
+    finally:
+        store.close()
+
+
+def _reference_row(config: CosearchConfig, predictor: AccuracyPredictor, baseline) -> dict:
+    """The baseline accelerator running the reference network(s) at searched mappings."""
+    t = time.perf_counter()
+    settings = SearchSettings(budget=config.inner_budget, seed=config.seed)
+    cache = MappingCache()
+    ref = reference_subnet(predictor.space)
+    results = {"reference-subnet": network_summary(search_network(predictor.space.layers(ref), baseline,
+                                                                  settings, cache))}
+    if config.reference_network:
+        net = get_network(config.reference_network)
+        results[net.name] = network_summary(search_network(net, baseline, settings, cache))
+    fitness = results[config.reference_network or "reference-subnet"]["edp"]
+    sub = {"config": ref.to_dict(), "accuracy": predictor.predict_one(ref),
+           "macs": float(predictor.space.layers(ref).macs), **{k: results["reference-subnet"][k]
+                                                                for k in ("energy", "cycles", "edp")}}
+    return {"fitness": fitness, "results": results, "error": None, "subnets": [sub],
+            "seconds": time.perf_counter() - t}
+
+
+def _commit(store: RunStore, generation: int, genome: np.ndarray, acc_dict: dict, outcome: dict) -> None:
+    store.add_design(generation, genome, acc_dict, outcome["fitness"], outcome["results"], outcome["error"],
+                     outcome["seconds"], subnets=outcome["subnets"])
+
+
+def _elites(store: RunStore, before_generation: int, count: int = 4) -> list[dict]:
+    """Best subnets of the best designs committed in generations before ``before_generation``."""
+    rows = store.db.execute(
+        "SELECT s.config FROM designs d JOIN subnets s ON s.design_id = d.id WHERE d.generation >= 0 AND "
+        "d.generation < ? AND d.fitness IS NOT NULL AND s.rank = 0 ORDER BY d.fitness, d.id LIMIT ?",
+        (before_generation, count)).fetchall()
+    return [json.loads(r[0]) for r in rows]
+
+
+def _cosearch(config: CosearchConfig, store: RunStore, data_dir, executor: Executor, progress) -> dict:
+    predictor = load_predictor(config.space, data_dir)
+    space = predictor.space
+    bound = resolve_bound(config, predictor)
+    store.set_meta("accuracy_bound", bound)
+    store.set_meta("accuracy_label", ACCURACY_LABEL)
+    baseline = load_accelerator(config.baseline)
+    hw_space = HardwareSpace(baseline, "full")
+    ref = reference_subnet(space)
+
+    base_genome = np.full(hw_space.size, -1.0)
+    if store.find(base_genome) is None:
+        _commit(store, -1, base_genome, baseline.to_dict(), _reference_row(config, predictor, baseline))
+    base_fit = store.find(base_genome)[1]
+
+    seeds = store.get_meta("seed_subnets")
+    if seeds is None:  # hardware-independent; found once per run and kept for resumes
+        rng = np.random.default_rng([config.seed, 1])
+        seeds = [s.to_dict() for s in low_mac_subnets(predictor, bound, [ref], config.seed_subnets, rng)]
+        store.set_meta("seed_subnets", seeds)
+    base_starts = [ref.to_dict()] + seeds
+
+    def task(generation: int, genome: np.ndarray, acc) -> DesignTask:
+        starts = base_starts + [e for e in _elites(store, generation) if e not in base_starts]
+        return DesignTask(config.to_dict(), acc.to_dict(), tuple(starts), _design_seed(genome), bound,
+                          None if data_dir is None else str(data_dir))
+
+    x0 = hw_space.encode(hw_space.baseline_in_space())
+    if store.find(x0) is None:
+        warm = hw_space.decode(x0, name=f"{baseline.name}-cosearch-warm-start")
+        _commit(store, 0, x0, warm.to_dict(), evaluate_design(task(0, x0, warm)))
+    checkpoint = store.latest_checkpoint()
+    if checkpoint is None:
+        opts = {"bounds": [0.0, 1.0], "seed": 1 + 7919 * config.seed, "verbose": -9,
+                "randn": np.random.RandomState(1 + 7919 * config.seed).randn}
+        if config.popsize:
+            opts["popsize"] = config.popsize
+        es = cma.CMAEvolutionStrategy(x0, config.sigma0, opts)
+        generation = 1
+    else:
+        done, state = checkpoint
+        es = pickle.loads(state)
+        generation = done + 1
+    generations = math.ceil(max(0, config.budget - 1) / es.popsize)
+    total = 1 + generations * es.popsize
+    t0, fresh = time.perf_counter(), 0
+    while generation <= generations:
+        X = np.array(es.ask())
+        accs = [hw_space.decode(x, name=f"{baseline.name}-cosearch-g{generation}-{i}") for i, x in enumerate(X)]
+        todo = [i for i, x in enumerate(X) if store.find(x) is None]
+        # results arrive in task order; each is committed as soon as it (and those before it) are done
+        outcomes = iter(executor.map_ordered(evaluate_design, [task(generation, X[i], accs[i]) for i in todo]))
+        fitness = np.full(len(X), np.nan)
+        for i, x in enumerate(X):
+            reused = i not in todo
+            if not reused:
+                _commit(store, generation, x, accs[i].to_dict(), next(outcomes))
+                fresh += 1
+            found = store.find(x)
+            fitness[i] = np.nan if found[1] is None else found[1]
+            if progress:
+                best = store.best()
+                progress(SearchProgress(
+                    evaluated=1 + (generation - 1) * es.popsize + i + 1, total=total, generation=generation,
+                    fitness=None if np.isnan(fitness[i]) else float(fitness[i]),
+                    best=best["fitness"] if best else None, baseline=base_fit,
+                    designs_per_s=fresh / max(1e-9, time.perf_counter() - t0), reused=reused))
+        logs = np.log(fitness)
+        worst = np.nanmax(logs) if np.isfinite(logs).any() else 0.0
+        es.tell(list(X), np.where(np.isnan(logs), worst + 1.0, logs).tolist())
+        store.save_checkpoint(generation, pickle.dumps(es))
+        generation += 1
+
+    best = store.best()
+    if best is None:
+        raise NetworkEvaluationError(["no design in the co-search could map a subnet meeting the bound"], None)
+    best_acc = hw_space.decode(np.array(best["genome"]), name=f"{baseline.name}-cosearch")
+    save_accelerator(best_acc, store.folder / "best.yaml")
+    best_sub = store.design_subnets(best["id"])[0]
+    (store.folder / "best_subnet.json").write_text(json.dumps(
+        {"space": config.space, **best_sub, "accuracy_label": ACCURACY_LABEL}, indent=2) + "\n")
+    best.update(baseline_fitness=base_fit, subnet=best_sub, bound=bound,
+                reference=store.design_subnets(store.find(base_genome)[0])[0])
+    return best

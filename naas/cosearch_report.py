@@ -1,0 +1,110 @@
+"""``naas report RUN`` for a co-search: reference vs best, every (design, subnet) pair, the Pareto front."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nn_space.accuracy import ACCURACY_LABEL
+
+from .run_store import RunStore
+
+
+def pareto_front(points: pd.DataFrame, acc: str = "accuracy", cost: str = "edp") -> pd.DataFrame:
+    """Rows not dominated by another (higher-or-equal accuracy and lower-or-equal EDP, one strictly)."""
+    df = points.dropna(subset=[acc, cost]).sort_values([cost, acc], ascending=[True, False])
+    keep, best_acc = [], -np.inf
+    for idx, row in df.iterrows():
+        if row[acc] > best_acc:
+            keep.append(idx)
+            best_acc = row[acc]
+    return df.loc[keep]
+
+
+def subnet_points(store: RunStore) -> pd.DataFrame:
+    """Every costed (design, subnet) with its design's generation; generation -1 is the reference."""
+    subs = store.subnets()
+    gens = store.designs().set_index("id").generation
+    subs["generation"] = subs.design_id.map(gens)
+    return subs
+
+
+def cosearch_table(store: RunStore) -> pd.DataFrame:
+    """The reference network on the baseline vs the best design with its best subnet."""
+    config = store.get_meta("config")
+    best = store.best()
+    designs = store.designs()
+    base_id = int(designs[designs.generation == -1].id.iloc[0])
+    results = store.network_results()
+    base = results[results.design_id == base_id].set_index("network")
+    ref_sub = store.design_subnets(base_id)[0]
+    sub = store.design_subnets(best["id"])[0]
+    rows = []
+    names = sorted(base.index, key=lambda n: n != config.get("reference_network"))  # the reference first
+    for name in names:
+        r = base.loc[name]
+        rows.append({"what": f"{name} on {config['baseline']}", "EDP": r.edp, "energy": r.energy,
+                     "cycles": r.cycles, "GMACs": ref_sub["macs"] / 1e9 if name == "reference-subnet" else np.nan,
+                     "accuracy": ref_sub["accuracy"] if name == "reference-subnet" else np.nan})
+    rows.append({"what": "co-searched subnet on co-searched design", "EDP": sub["edp"], "energy": sub["energy"],
+                 "cycles": sub["cycles"], "GMACs": sub["macs"] / 1e9, "accuracy": sub["accuracy"]})
+    table = pd.DataFrame(rows)
+    reference = table.EDP.iloc[0]
+    table["EDP reduction vs first row"] = reference / table.EDP
+    return table
+
+
+def write_cosearch_report(store: RunStore, out: Path) -> list[Path]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    config = store.get_meta("config")
+    bound = store.get_meta("accuracy_bound")
+    table = cosearch_table(store)
+    points = subnet_points(store)
+    searched = points[points.generation >= 0]
+    front = pareto_front(searched)
+    files = [out / "comparison.csv", out / "comparison.md", out / "subnets.csv", out / "pareto.csv"]
+    table.to_csv(files[0], index=False)
+    files[1].write_text(
+        f"# Co-search ({config['space']}) under {config['baseline']}'s resources\n\n"
+        f"accuracy = {ACCURACY_LABEL}; bound {bound:.6f}\n\n"
+        + table.to_markdown(index=False, floatfmt=".4g") + "\n")
+    points.to_csv(files[2], index=False)
+    front.to_csv(files[3], index=False)
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    ax.scatter(searched.edp, searched.accuracy * 100, s=6, alpha=0.3, label="(design, subnet) evaluated")
+    ax.step(front.edp, front.accuracy * 100, where="post", color="C1", label="Pareto front")
+    ref = points[points.generation == -1]
+    ax.scatter(ref.edp, ref.accuracy * 100, marker="*", s=120, color="k",
+               label=f"reference subnet on {config['baseline']}")
+    ax.axhline(bound * 100, color="grey", ls=":", label="accuracy bound")
+    ax.set_xscale("log")
+    ax.set_xlabel("EDP")
+    ax.set_ylabel("predicted top-1 on OFA holdout [%]")
+    ax.set_title(f"{config['space']} x accelerator co-search ({config['baseline']} resources)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    files.append(out / "pareto.png")
+    fig.savefig(files[-1], dpi=120)
+    plt.close(fig)
+
+    designs = store.designs()
+    fit = designs[designs.generation >= 0].fitness.to_numpy(dtype=float)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.scatter(np.arange(1, len(fit) + 1), fit, s=10, alpha=0.5, label="design (its best subnet)")
+    ax.plot(np.arange(1, len(fit) + 1), np.fmin.accumulate(np.where(np.isnan(fit), np.inf, fit)), color="C1",
+            label="best so far")
+    ax.axhline(table.EDP.iloc[0], color="k", ls="--", label=table.what.iloc[0])
+    ax.set_yscale("log")
+    ax.set_xlabel("hardware designs evaluated")
+    ax.set_ylabel("EDP")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    files.append(out / "convergence.png")
+    fig.savefig(files[-1], dpi=120)
+    plt.close(fig)
+    return files

@@ -1,0 +1,78 @@
+"""Where design evaluations run: in this process, in local worker processes, or (issue 6) on a cluster.
+
+Every search hands its executor a list of independent, picklable tasks and gets the results back **in task
+order**, so what a run commits, and in which order, does not depend on where the tasks ran.
+"""
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, Callable, Iterator, Sequence
+
+
+class ExecutorError(ValueError):
+    """An executor that cannot be created as asked (names the option and value)."""
+
+
+class Executor:
+    """Runs ``fn(task)`` for each task; ``map_ordered`` yields results in task order as they are ready."""
+
+    workers: int = 1
+
+    def map_ordered(self, fn: Callable[[Any], Any], tasks: Sequence[Any]) -> Iterator[Any]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+
+class InlineExecutor(Executor):
+    """Runs each task in this process, one after the other."""
+
+    def map_ordered(self, fn, tasks):
+        for t in tasks:
+            yield fn(t)
+
+    def describe(self) -> str:
+        return "in-process"
+
+
+class LocalProcessExecutor(Executor):
+    """A pool of local worker processes (spawned, so Numba and cma start clean in each)."""
+
+    def __init__(self, workers: int):
+        if workers < 1:
+            raise ExecutorError(f"--workers: {workers} (allowed: >= 1)")
+        self.workers = workers
+        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def map_ordered(self, fn, tasks):
+        futures: list[Future] = [self._pool.submit(fn, t) for t in tasks]
+        try:
+            for f in futures:
+                yield f.result()
+        finally:
+            for f in futures:
+                f.cancel()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def describe(self) -> str:
+        return f"{self.workers} local processes"
+
+
+def make_executor(workers: int = 1) -> Executor:
+    """The executor for ``--workers N``: in-process for 1, a local process pool otherwise."""
+    if workers < 1:
+        raise ExecutorError(f"--workers: {workers} (allowed: >= 1)")
+    return InlineExecutor() if workers == 1 else LocalProcessExecutor(workers)

@@ -1,0 +1,111 @@
+"""Co-search: the nested loop's invariants, resume, executors, the CLI and the report."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from naas.cli import main
+from naas.cosearch import ACCURACY_TOLERANCE, CosearchConfig, run_cosearch
+from naas.cosearch_report import pareto_front
+from naas.executor import LocalProcessExecutor
+from naas.run_store import RunStore
+
+TINY = dict(space="ofa-resnet50", baseline="eyeriss", budget=5, popsize=2, inner_budget=40,
+            subnet_population=4, subnet_generations=1, seed_subnets=2)
+
+
+def _rows(folder):
+    store = RunStore(folder)
+    try:
+        d = store.designs()[["generation", "genome_key", "fitness", "error"]]
+        s = store.subnets()[["design_id", "rank", "config", "accuracy", "edp"]]
+        return d.to_dict("records"), s.to_dict("records")
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(ofa_data, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("co") / "run"
+    best = run_cosearch(CosearchConfig(**TINY), folder, data_dir=str(ofa_data))
+    return folder, best
+
+
+def test_every_costed_subnet_meets_the_bound(tiny_run):
+    folder, best = tiny_run
+    store = RunStore(folder)
+    try:
+        subs = store.subnets()
+        bound = store.get_meta("accuracy_bound")
+        assert store.count() == 5
+    finally:
+        store.close()
+    assert len(subs) > 10
+    assert (subs.accuracy >= bound - ACCURACY_TOLERANCE).all()
+    assert best["subnet"]["accuracy"] >= bound - ACCURACY_TOLERANCE
+    # a design's fitness is its best subnet's EDP, and the reference row is ResNet-50 on Eyeriss
+    assert best["fitness"] == pytest.approx(best["subnet"]["edp"])
+    assert best["reference"]["config"]["d"] == [2, 1, 2, 2, 1]
+    assert json.loads((folder / "best_subnet.json").read_text())["accuracy"] == best["subnet"]["accuracy"]
+
+
+def test_interrupted_and_resumed_equals_uninterrupted(tiny_run, ofa_data, tmp_path):
+    folder, _ = tiny_run
+    calls = []
+
+    def stop_in_second_generation(p):
+        calls.append(p)
+        if p.generation == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_cosearch(CosearchConfig(**TINY), tmp_path / "r", data_dir=str(ofa_data),
+                     progress=stop_in_second_generation)
+    best = run_cosearch(None, tmp_path / "r", resume=True, data_dir=str(ofa_data))
+    assert _rows(tmp_path / "r") == _rows(folder)
+    assert (tmp_path / "r" / "best.yaml").read_text() == (folder / "best.yaml").read_text()
+    assert best["fitness"] > 0
+
+
+def test_local_processes_give_the_same_rows(tiny_run, ofa_data, tmp_path):
+    folder, _ = tiny_run
+    with LocalProcessExecutor(2) as ex:
+        run_cosearch(CosearchConfig(**TINY), tmp_path / "p", data_dir=str(ofa_data), executor=ex)
+    assert _rows(tmp_path / "p") == _rows(folder)
+
+
+def test_cli_cosearch_and_report(ofa_data, tmp_path, capsys):
+    out = tmp_path / "cli"
+    rc = main(["cosearch", "--space", "ofa-resnet50", "--baseline", "eyeriss", "--budget", "3", "--popsize", "2",
+               "--inner-budget", "30", "--subnet-population", "3", "--subnet-generations", "1",
+               "--min-accuracy", "81", "--ofa-data", str(ofa_data), "--out", str(out), "--quiet"])
+    text = capsys.readouterr().out
+    assert rc == 0
+    assert "bound 81.00%" in text and "predicted top-1 on OFA's holdout" in text
+    assert main(["report", str(out)]) == 0
+    assert (out / "report" / "pareto.png").stat().st_size > 0
+    front = pd.read_csv(out / "report" / "pareto.csv")
+    assert len(front) >= 1 and (front.accuracy >= 0.81 - ACCURACY_TOLERANCE).all()
+    assert main(["evaluate", "-a", str(out / "best.yaml"), "-n", "resnet50", "--budget", "30"]) == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--min-accuracy", "120"], "--min-accuracy: 120"),
+    (["--space", "ofa-vgg"], "space: unknown 'ofa-vgg'"),
+    (["--ofa-data", "/nonexistent/ofa"], "'/nonexistent/ofa' is not a folder"),
+    (["--budget", "0"], "--budget: 0"),
+])
+def test_cli_errors(args, message, tmp_path, capsys):
+    assert main(["cosearch", "--out", str(tmp_path / "x"), *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_pareto_front():
+    pts = pd.DataFrame({"accuracy": [0.80, 0.82, 0.81, 0.82, 0.79], "edp": [1.0, 3.0, 2.5, 4.0, 0.5]})
+    front = pareto_front(pts)
+    assert list(zip(front.accuracy, front.edp)) == [(0.79, 0.5), (0.80, 1.0), (0.81, 2.5), (0.82, 3.0)]
+    assert np.isfinite(front.edp).all()

@@ -153,9 +153,11 @@ def cmd_search(args) -> int:
                                       budget=args.budget, seed=args.seed, inner_budget=args.inner_budget,
                                       popsize=args.popsize)
         folder = args.out
+    from naas.executor import make_executor
     try:
-        best = run_hardware_search(config, folder, resume=bool(args.resume),
-                                   progress=None if args.quiet else print_progress)
+        with make_executor(args.workers, args.scheduler) as executor:
+            best = run_hardware_search(config, folder, resume=bool(args.resume),
+                                       progress=None if args.quiet else print_progress, executor=executor)
     except RunFolderError as exc:
         raise CliError(str(exc)) from None
     base = best["baseline_fitness"]
@@ -208,7 +210,7 @@ def cmd_cosearch(args) -> int:
                                 subnet_generations=args.subnet_generations)
         folder = args.out
     try:
-        with make_executor(args.workers) as executor:
+        with make_executor(args.workers, args.scheduler) as executor:
             best = run_cosearch(config, folder, resume=bool(args.resume), data_dir=args.ofa_data,
                                 executor=executor, progress=None if args.quiet else print_progress)
     except RunFolderError as exc:
@@ -284,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--inner-budget", type=int, default=500,
                     help="mapping-search evaluations per distinct layer shape (full mode)")
     se.add_argument("--popsize", type=int, default=None, help="CMA-ES population (default: cma's)")
+    se.add_argument("--workers", type=int, default=1, help="local processes evaluating designs in parallel")
+    se.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                    help="evaluate designs on this dask.distributed cluster instead of locally")
     se.add_argument("--out", default=None, metavar="RUN", help="new run folder")
     se.add_argument("--resume", default=None, metavar="RUN", help="continue the run in this folder")
     se.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -301,6 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--subnet-population", type=int, default=16, help="subnets per generation of the middle loop")
     co.add_argument("--subnet-generations", type=int, default=4, help="middle-loop generations per design")
     co.add_argument("--workers", type=int, default=1, help="local processes evaluating designs in parallel")
+    co.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                    help="evaluate designs on this dask.distributed cluster instead of locally")
     co.add_argument("--ofa-data", default=None, metavar="DIR",
                     help="folder with OFA's predictor files (default: $NAAS_OFA_DATA)")
     co.add_argument("--out", default=None, metavar="RUN", help="new run folder")

@@ -1,4 +1,4 @@
-"""Where design evaluations run: in this process, in local worker processes, or (issue 6) on a cluster.
+"""Where design evaluations run: in this process, in local worker processes, or on a Dask cluster.
 
 Every search hands its executor a list of independent, picklable tasks and gets the results back **in task
 order**, so what a run commits, and in which order, does not depend on where the tasks ran.
@@ -71,8 +71,45 @@ class LocalProcessExecutor(Executor):
         return f"{self.workers} local processes"
 
 
-def make_executor(workers: int = 1) -> Executor:
-    """The executor for ``--workers N``: in-process for 1, a local process pool otherwise."""
+class DaskExecutor(Executor):
+    """Tasks on a ``dask.distributed`` cluster (``--scheduler tcp://HOST:PORT``).
+
+    Tasks are pure functions of their inputs, so a task lost with a worker is rerun elsewhere by Dask with
+    the same result; the run store is written only by this (client) process, in task order.
+    """
+
+    def __init__(self, address: str, timeout: float = 30.0):
+        try:
+            from distributed import Client
+        except ImportError as exc:
+            raise ExecutorError("--scheduler: needs dask.distributed (pip install 'dask[distributed]')") from exc
+        try:
+            self.client = Client(address, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ExecutorError(f"--scheduler: cannot connect to {address!r}: {exc}") from None
+        self.address = address
+        self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
+
+    def map_ordered(self, fn, tasks):
+        futures = self.client.map(fn, list(tasks), pure=False, retries=2)
+        try:
+            for f in futures:
+                yield f.result()
+        finally:
+            for f in futures:
+                f.cancel()
+
+    def close(self) -> None:
+        self.client.close()
+
+    def describe(self) -> str:
+        return f"dask cluster at {self.address} ({self.workers} workers)"
+
+
+def make_executor(workers: int = 1, scheduler: str | None = None) -> Executor:
+    """The executor for ``--workers N`` / ``--scheduler ADDRESS``: in-process, local processes or Dask."""
+    if scheduler:
+        return DaskExecutor(scheduler)
     if workers < 1:
         raise ExecutorError(f"--workers: {workers} (allowed: >= 1)")
     return InlineExecutor() if workers == 1 else LocalProcessExecutor(workers)

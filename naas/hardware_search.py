@@ -25,12 +25,13 @@ from typing import Callable
 import cma
 import numpy as np
 
-from cost_model.accelerator import Accelerator, load_accelerator, save_accelerator
+from cost_model.accelerator import Accelerator, accelerator_from_dict, load_accelerator, save_accelerator
 from cost_model.evaluate import NetworkCost, NetworkEvaluationError, evaluate_network
 from mapping.default_mapping import default_mapping
 from mapping.network_search import MappingCache, SearchSettings, search_network
 from nn_space.zoo import get_network
 
+from .executor import Executor, InlineExecutor
 from .hardware_space import HardwareSpace
 from .run_store import RunStore
 
@@ -112,7 +113,8 @@ class DesignEvaluator:
 
 
 def run_hardware_search(config: HardwareSearchConfig | None, folder: str | Path, resume: bool = False,
-                        progress: Callable[[SearchProgress], None] | None = None) -> dict:
+                        progress: Callable[[SearchProgress], None] | None = None,
+                        executor: Executor | None = None) -> dict:
     """Run (or resume) a search; returns the best design's record. Writes ``best.yaml`` in the folder."""
     folder = Path(folder)
     exists = (folder / RunStore.FILE).exists()
@@ -127,7 +129,7 @@ def run_hardware_search(config: HardwareSearchConfig | None, folder: str | Path,
         else:
             assert config is not None
             store.set_meta("config", config.to_dict())
-        return _search(config, store, progress)
+        return _search(config, store, progress, executor or InlineExecutor())
     finally:
         store.close()
 
@@ -141,7 +143,22 @@ def _record(store: RunStore, evaluator: DesignEvaluator, generation: int, genome
     return fit
 
 
-def _search(config: HardwareSearchConfig, store: RunStore, progress) -> dict:
+_EVALUATORS: dict[str, DesignEvaluator] = {}
+
+
+def evaluate_hardware_design(task: tuple) -> tuple[float | None, dict, str | None, float]:
+    """(fitness, per-network results, error, seconds) of one design: a picklable task for any executor."""
+    config_dict, acc_dict, searched = task
+    key = repr(sorted(config_dict.items()))
+    evaluator = _EVALUATORS.get(key)
+    if evaluator is None:  # one per configuration and process (its mapping cache lives with it)
+        evaluator = _EVALUATORS[key] = DesignEvaluator(HardwareSearchConfig.from_dict(config_dict))
+    t = time.perf_counter()
+    fit, res, err = evaluator.cost(accelerator_from_dict(acc_dict, origin="run store"), searched)
+    return fit, res, err, time.perf_counter() - t
+
+
+def _search(config: HardwareSearchConfig, store: RunStore, progress, executor: Executor) -> dict:
     baseline = load_accelerator(config.baseline)
     space = HardwareSpace(baseline, config.mode)
     evaluator = DesignEvaluator(config)
@@ -176,17 +193,20 @@ def _search(config: HardwareSearchConfig, store: RunStore, progress) -> dict:
     fresh = 0
     while generation <= generations:
         X = np.array(es.ask())
+        accs = [space.decode(x, name=f"{baseline.name}-naas-g{generation}-{i}") for i, x in enumerate(X)]
+        todo = [i for i, x in enumerate(X) if store.find(x) is None]
+        # results arrive in task order wherever they ran; each is committed as soon as it is available
+        outcomes = iter(executor.map_ordered(evaluate_hardware_design,
+                                             [(config.to_dict(), accs[i].to_dict(), searched) for i in todo]))
         fitness = np.full(len(X), np.nan)
         for i, x in enumerate(X):
-            found = store.find(x)
-            reused = found is not None
-            if reused:
-                fitness[i] = np.nan if found[1] is None else found[1]
-            else:
-                acc = space.decode(x, name=f"{baseline.name}-naas-g{generation}-{i}")
-                fit = _record(store, evaluator, generation, x, acc, searched)
-                fitness[i] = np.nan if fit is None else fit
+            reused = i not in todo
+            if not reused:
+                fit, res, err, seconds = next(outcomes)
+                store.add_design(generation, x, accs[i].to_dict(), fit, res, err, seconds)
                 fresh += 1
+            found = store.find(x)
+            fitness[i] = np.nan if found[1] is None else found[1]
             if progress:
                 best = store.best()
                 progress(SearchProgress(

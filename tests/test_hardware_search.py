@@ -143,3 +143,15 @@ def test_cli_errors(tmp_path):
         assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
         assert "Traceback" not in proc.stderr
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_local_processes_give_the_same_rows_as_in_process(tmp_path):
+    from dataclasses import replace
+
+    from naas.executor import LocalProcessExecutor
+
+    cfg = replace(CONFIG, budget=9)
+    run_hardware_search(cfg, tmp_path / "inline")
+    with LocalProcessExecutor(2) as ex:
+        run_hardware_search(cfg, tmp_path / "procs", executor=ex)
+    assert rows(tmp_path / "procs") == rows(tmp_path / "inline")

@@ -174,7 +174,9 @@ class Accelerator:
             d["l1"]["partition"] = {t: _bytes(b) for t, b in zip(TENSORS, self.l1_partition)}
         d["l2"] = {"size": _bytes(self.l2_bytes), **bw(self.l2_bandwidth)}
         d["dram"] = bw(self.dram_bandwidth)
-        d["energy"] = {"table": self.energy.name}
+        d["energy"] = {"table": self.energy.base_name}
+        if self.energy.overrides:
+            d["energy"]["overrides"] = {k: _num(v) for k, v in self.energy.overrides}
         d["dataflow"] = self.dataflow
         if self.sources:
             d["sources"] = dict(self.sources)

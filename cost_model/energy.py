@@ -44,6 +44,12 @@ class EnergyTable:
     l2: EnergyEntry
     dram: EnergyEntry
     source: str
+    overrides: tuple[tuple[str, float], ...] = ()  # (key, value) replaced by ``with_overrides``, in order
+
+    @property
+    def base_name(self) -> str:
+        """The built-in table this one derives from (its name without ``+overrides``)."""
+        return self.name.removesuffix("+overrides")
 
     def vector(self, l1_bytes: float, l2_bytes: float, word_bits: int) -> np.ndarray:
         """[mac, l1 read, l1 write, noc, l2 read, l2 write, dram read, dram write] for the kernel."""
@@ -62,7 +68,8 @@ class EnergyTable:
                 fields[key] = replace(getattr(self, key), read=float(value), write=float(value))
             else:
                 raise KeyError(key)
-        return replace(self, name=f"{self.name}+overrides", **fields)
+        merged = {**dict(self.overrides), **{k: float(v) for k, v in values.items()}}
+        return replace(self, name=f"{self.base_name}+overrides", overrides=tuple(merged.items()), **fields)
 
 
 # Timeloop's Eyeriss-like 65 nm example (Accelergy tables): 8-bit MAC 0.208 pJ; scratchpads from

@@ -1,4 +1,4 @@
-"""The ``naas`` command line: evaluate, search, cosearch, report, list."""
+"""The ``naas`` command line: evaluate, search, cosearch, sweep, report, list."""
 from __future__ import annotations
 
 import argparse
@@ -20,8 +20,10 @@ from nn_space.layers import LayerSpecError
 from nn_space.zoo import NETWORKS, get_network
 
 from naas.executor import ExecutorError
+from naas.sweep_spec import SweepSpecError
 
-USER_ERRORS = (AcceleratorSpecError, LayerSpecError, MappingSpecError, UnitError, PredictorError, ExecutorError)
+USER_ERRORS = (AcceleratorSpecError, LayerSpecError, MappingSpecError, UnitError, PredictorError, ExecutorError,
+               SweepSpecError)
 
 
 class CliError(Exception):
@@ -228,6 +230,60 @@ def cmd_cosearch(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from naas.executor import make_executor
+    from naas.hardware_search import RunFolderError
+    from naas.sweep import SweepProgressPrinter, run_sweep
+    from naas.sweep_spec import load_sweep
+
+    if args.resume:
+        spec, folder = None, args.resume
+    else:
+        if not args.out:
+            raise CliError("--out: a run folder is required (or --resume RUN)")
+        if not args.grid:
+            raise CliError("--grid: a sweep file is required (see README, 'Sweeps')")
+        networks = None
+        if args.networks:
+            networks = tuple(n.strip() for n in args.networks.split(",") if n.strip())
+            for n in networks:
+                try:
+                    get_network(n)
+                except KeyError as exc:
+                    raise CliError(f"--networks: {exc.args[0]}") from None
+        spec = load_sweep(args.grid, networks=networks)
+        changes = {}
+        if args.samples is not None:
+            if args.samples < 1:
+                raise CliError(f"--samples: {args.samples} (allowed: >= 1)")
+            changes.update(method="random", samples=args.samples)
+        if args.seed is not None:
+            changes["seed"] = args.seed
+        if args.mapping is not None:
+            changes["mapping"] = args.mapping
+        if args.inner_budget is not None:
+            if args.inner_budget < 1:
+                raise CliError(f"--inner-budget: {args.inner_budget} (allowed: >= 1)")
+            changes["inner_budget"] = args.inner_budget
+        spec = replace(spec, **changes)
+        folder = args.out
+    try:
+        with make_executor(args.workers, args.scheduler) as executor:
+            done = run_sweep(spec, folder, resume=bool(args.resume), executor=executor,
+                             progress=None if args.quiet else SweepProgressPrinter())
+    except RunFolderError as exc:
+        raise CliError(str(exc)) from None
+    best, base = done["best"], done["baseline_fitness"]
+    print(f"{done['designs']} designs ({done['evaluated']} evaluated now, the rest from the store)")
+    if best is None:
+        print("no design could map every layer")
+        return 0
+    print(f"lowest EDP: design #{best['id']} ({best['accelerator']['name']}), geomean network EDP "
+          f"{best['fitness']:.4e}" + (f" = {best['fitness'] / base:.3f}x the base's {base:.4e}" if base else ""))
+    print(f"wrote {Path(folder) / 'best.yaml'}; 'naas report {folder}' writes the Pareto front and plots")
+    return 0
+
+
 def cmd_report(args) -> int:
     from naas.report import ReportError, summary, write_report
 
@@ -314,6 +370,22 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--resume", default=None, metavar="RUN", help="continue the run in this folder")
     co.add_argument("--quiet", action="store_true", help="no progress lines")
     co.set_defaults(func=cmd_cosearch)
+    sw = sub.add_parser("sweep", help="grid or random sweep of accelerator parameters (resumable)")
+    sw.add_argument("--grid", default=None, metavar="SWEEP.yaml",
+                    help="sweep file: base accelerator, parameters by dotted path, method (README: 'Sweeps')")
+    sw.add_argument("--networks", default=None, help="comma-separated built-in networks (default: the file's)")
+    sw.add_argument("--samples", type=int, default=None, help="random sweep of N distinct combinations")
+    sw.add_argument("--seed", type=int, default=None, help="random sampling and mapping-search seed")
+    sw.add_argument("--mapping", choices=["search", "default"], default=None,
+                    help="per-layer mapping search (the file's default: search) or the dataflow's default")
+    sw.add_argument("--inner-budget", type=int, default=None, help="mapping-search evaluations per layer shape")
+    sw.add_argument("--workers", type=int, default=1, help="local processes evaluating designs in parallel")
+    sw.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                    help="evaluate designs on this dask.distributed cluster instead of locally")
+    sw.add_argument("--out", default=None, metavar="RUN", help="new run folder")
+    sw.add_argument("--resume", default=None, metavar="RUN", help="continue the sweep in this folder")
+    sw.add_argument("--quiet", action="store_true", help="no progress lines")
+    sw.set_defaults(func=cmd_sweep)
     rp = sub.add_parser("report", help="tables and plots of a search run")
     rp.add_argument("run", metavar="RUN", help="run folder")
     rp.set_defaults(func=cmd_report)

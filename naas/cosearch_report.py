@@ -8,18 +8,13 @@ import pandas as pd
 
 from nn_space.accuracy import ACCURACY_LABEL
 
+from . import pareto
 from .run_store import RunStore
 
 
 def pareto_front(points: pd.DataFrame, acc: str = "accuracy", cost: str = "edp") -> pd.DataFrame:
     """Rows not dominated by another (higher-or-equal accuracy and lower-or-equal EDP, one strictly)."""
-    df = points.dropna(subset=[acc, cost]).sort_values([cost, acc], ascending=[True, False])
-    keep, best_acc = [], -np.inf
-    for idx, row in df.iterrows():
-        if row[acc] > best_acc:
-            keep.append(idx)
-            best_acc = row[acc]
-    return df.loc[keep]
+    return pareto.pareto_front(points, minimize=(cost,), maximize=(acc,))
 
 
 def subnet_points(store: RunStore) -> pd.DataFrame:

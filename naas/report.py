@@ -14,6 +14,7 @@ from nn_space.zoo import get_network
 from .cosearch_report import cosearch_table, write_cosearch_report
 from .hardware_search import HardwareSearchConfig
 from .run_store import RunStore
+from .sweep_report import sweep_summary, write_sweep_report
 
 LEVELS = ("mac", "l1", "noc", "l2", "dram")
 
@@ -63,6 +64,8 @@ def write_report(folder: str | Path) -> list[Path]:
         out.mkdir(exist_ok=True)
         if store.get_meta("kind") == "cosearch":
             return write_cosearch_report(store, out)
+        if store.get_meta("kind") == "sweep":
+            return write_sweep_report(store, out)
         config = HardwareSearchConfig.from_dict(store.get_meta("config"))
         written = []
         designs, results = _frames(store)
@@ -180,6 +183,8 @@ def summary(folder: str | Path) -> str:
     """The comparison table as text, for the terminal."""
     store = RunStore(folder)
     try:
+        if store.get_meta("kind") == "sweep":
+            return sweep_summary(store)
         table = cosearch_table(store) if store.get_meta("kind") == "cosearch" else comparison_table(store)
         return table.to_string(index=False, float_format=lambda v: f"{v:.4g}")
     finally:

@@ -9,7 +9,7 @@ The loop nest a mapping stands for, outermost first::
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Sequence
 
@@ -68,7 +68,7 @@ class Mapping:
     dram_order: str = "NKCYXRS"
     l2_order: str = "NKCYXRS"
     l1_order: str = "NKCYXRS"
-    label: str = ""
+    label: str = field(default="", compare=False)  # where the mapping came from; not part of its identity
 
     def __post_init__(self) -> None:
         for level in ("dram", "l2", "spatial", "l1"):

@@ -1,4 +1,4 @@
-"""The ``naas`` command line: evaluate, search, cosearch, sweep, report, list."""
+"""The ``naas`` command line: evaluate, search, cosearch, sweep, timeloop, report, list."""
 from __future__ import annotations
 
 import argparse
@@ -284,6 +284,84 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def _levels(text: str | None) -> dict[str, str]:
+    """--levels 'shared_glb=l2,pe_spad=l1' -> {target: naas level}."""
+    out = {}
+    for part in (text or "").split(","):
+        if part.strip():
+            if "=" not in part:
+                raise CliError(f"--levels: {part.strip()!r} is not TARGET=LEVEL (e.g. shared_glb=l2)")
+            target, level = (x.strip() for x in part.split("=", 1))
+            out[target] = level
+    return out
+
+
+def cmd_timeloop_evaluate(args) -> int:
+    from cost_model.evaluate import evaluate_layer
+    from mapping.timeloop_mapping import load_timeloop_mapping
+    from nn_space.layers import Network
+    from nn_space.timeloop_problem import load_timeloop_problem
+
+    acc = _accelerator(args)
+    layer = load_timeloop_problem(args.problem)
+    if args.mapping:
+        mapping, notes = load_timeloop_mapping(args.mapping, layer, _levels(args.levels))
+        cost = evaluate_layer(layer, acc, mapping)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+        source = f"Timeloop mapping {args.mapping}"
+    else:
+        cost = search_network(Network(layer.name, (layer,)), acc,
+                              SearchSettings(budget=args.budget, seed=args.seed)).layers[0]
+        mapping, source = cost.mapping, f"searched ({args.budget} evaluations, seed {args.seed})"
+    print(f"{layer.name}: {layer.describe()} on {acc.describe()}")
+    print(f"mapping: {source}\n{mapping.loop_nest(acc.parallel_dims)}")
+    counts = cost.counts()
+    print("accesses (words):")
+    for level, tensors in counts.items():
+        cells = ", ".join(f"{t} " + "/".join(f"{k} {v}" for k, v in c.items() if v) for t, c in tensors.items())
+        print(f"  {level:5s} {cells}")
+    unit = acc.energy.unit
+    breakdown = ", ".join(f"{k} {v:.4g}" for k, v in cost.energy_breakdown().items())
+    print(f"energy {cost.energy:.4e} {unit} ({breakdown}); cycles {cost.cycles:.4e}; EDP {cost.edp:.4e}; "
+          f"utilization {100 * cost.utilization:.1f}%")
+    return 0
+
+
+def cmd_timeloop_export(args) -> int:
+    import yaml
+
+    from mapping.timeloop_mapping import mapping_to_timeloop
+    from nn_space.timeloop_problem import timeloop_problem
+
+    acc = _accelerator(args)
+    net = _network(args)
+    out = Path(args.out)
+    if args.mapping == "default":
+        cost = evaluate_network(net, acc, default_mapping, "default")
+    else:
+        cost = search_network(net, acc, SearchSettings(budget=args.budget, seed=args.seed))
+    targets = {"dram": args.dram_target, "l2": args.l2_target, "l1": args.l1_target}
+    out.mkdir(parents=True, exist_ok=True)
+    seen, written = set(), 0
+    for i, lc in enumerate(cost.layers):
+        if lc.layer.shape_key in seen:
+            continue
+        seen.add(lc.layer.shape_key)
+        stem = f"{i:02d}_{lc.layer.name or 'layer'}".replace("/", "_").replace(".", "_")
+        try:
+            problem = timeloop_problem(lc.layer)
+        except LayerSpecError as exc:
+            print(f"naas: skipped {stem}: {exc}", file=sys.stderr)
+            continue
+        (out / f"{stem}.problem.yaml").write_text(yaml.safe_dump(problem, sort_keys=False))
+        doc = mapping_to_timeloop(lc.mapping, lc.layer, [a.dims for a in acc.array], targets)
+        (out / f"{stem}.map.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+        written += 1
+    print(f"wrote {written} problem/mapping pairs (one per distinct layer shape) to {out}")
+    return 0
+
+
 def cmd_report(args) -> int:
     from naas.report import ReportError, summary, write_report
 
@@ -386,6 +464,33 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--resume", default=None, metavar="RUN", help="continue the sweep in this folder")
     sw.add_argument("--quiet", action="store_true", help="no progress lines")
     sw.set_defaults(func=cmd_sweep)
+    tl = sub.add_parser("timeloop", help="Timeloop problem and mapping files: evaluate them here, or export")
+    tls = tl.add_subparsers(dest="timeloop_command", required=True)
+    te = tls.add_parser("evaluate", help="cost a Timeloop problem (and mapping) on a naas accelerator")
+    te.add_argument("problem", help="Timeloop problem file (v0.3/v0.4 YAML)")
+    te.add_argument("mapping", nargs="?", default=None,
+                    help="Timeloop mapping file (default: search a mapping here)")
+    te.add_argument("--accelerator", "-a", default="eyeriss")
+    te.add_argument("--energy", default=None, help="energy table, overriding the accelerator file's")
+    te.add_argument("--levels", default=None, metavar="TARGET=LEVEL,...",
+                    help="naas level (dram, l2, l1) of each Timeloop target (default: guessed from the names)")
+    te.add_argument("--budget", type=int, default=2000)
+    te.add_argument("--seed", type=int, default=0)
+    te.set_defaults(func=cmd_timeloop_evaluate)
+    tx = tls.add_parser("export", help="write a network's layers and mappings as Timeloop files")
+    tx.add_argument("--accelerator", "-a", default="eyeriss")
+    tx.add_argument("--energy", default=None)
+    tx.add_argument("--network", "-n", default="resnet50")
+    tx.add_argument("--input-size", type=int, default=None)
+    tx.add_argument("--batch", type=int, default=1)
+    tx.add_argument("--mapping", choices=["search", "default"], default="search")
+    tx.add_argument("--budget", type=int, default=2000)
+    tx.add_argument("--seed", type=int, default=0)
+    tx.add_argument("--dram-target", default="DRAM", help="Timeloop name of naas's DRAM level")
+    tx.add_argument("--l2-target", default="GlobalBuffer", help="Timeloop name of naas's L2")
+    tx.add_argument("--l1-target", default="RegisterFile", help="Timeloop name of naas's per-PE L1")
+    tx.add_argument("--out", required=True, metavar="DIR")
+    tx.set_defaults(func=cmd_timeloop_export)
     rp = sub.add_parser("report", help="tables and plots of a search run")
     rp.add_argument("run", metavar="RUN", help="run folder")
     rp.set_defaults(func=cmd_report)

@@ -31,6 +31,12 @@ class CliError(Exception):
 
 
 def _network(args):
+    if str(args.network).lower().endswith(".onnx"):
+        from nn_space.onnx_import import layers_from_onnx
+        shape = None
+        if args.input_size or args.batch != 1:
+            shape = (args.batch, 3, args.input_size or 224, args.input_size or 224)
+        return layers_from_onnx(args.network, input_shape=shape)
     try:
         return get_network(args.network, input_size=args.input_size, batch=args.batch)
     except KeyError as exc:
@@ -396,7 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="cost a network on an accelerator, layer by layer")
     ev.add_argument("--accelerator", "-a", default="eyeriss",
                     help="built-in name (see 'naas list') or path to an accelerator YAML file")
-    ev.add_argument("--network", "-n", default="resnet50", help="built-in network (see 'naas list')")
+    ev.add_argument("--network", "-n", default="resnet50",
+                    help="built-in network (see 'naas list') or an ONNX model file (.onnx; needs 'onnx')")
     ev.add_argument("--input-size", type=int, default=None, help="input height = width (default: the network's)")
     ev.add_argument("--batch", type=int, default=1, help="batch size N (default 1)")
     ev.add_argument("--energy", default=None, help="energy table, overriding the accelerator file's")

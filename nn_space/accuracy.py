@@ -1,4 +1,4 @@
-"""Once-for-All's released accuracy predictors, evaluated in numpy (SPEC §7; issue 5).
+"""Once-for-All's released accuracy predictors, evaluated without torch (SPEC §7; issue 5).
 
 The predictor files are OFA's (MIT-licensed code, data from ``han-cai/files``); this project never ships
 them. It finds them in a folder given by ``data_dir`` or the ``NAAS_OFA_DATA`` environment variable, checks
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from numba import njit
 
 from .ofa_spaces import (MobileNetV3Subnet, OFAMobileNetV3Space, OFAResNet50Space, ResNet50Subnet,
                          SubnetSpecError, get_space)
@@ -115,15 +116,35 @@ class AccuracyPredictor:
         """Predicted top-1 (fraction) on OFA's holdout for each subnet."""
         if len(subnets) == 0:
             return np.zeros(0)
-        x = np.stack([self.features(s) for s in subnets]).astype(np.float32)
+        x = np.stack([self.features(s) for s in subnets]).astype(np.float64)
         for i, (w, b) in enumerate(self.layers):
-            x = x @ w.T + (b if b is not None else 0.0)
-            if i < len(self.layers) - 1:
-                x = np.maximum(x, 0.0)
-        return x[:, 0].astype(np.float64) + self.base
+            bias = np.zeros(w.shape[0]) if b is None else b
+            x = _dense(x, np.ascontiguousarray(w, dtype=np.float64), np.asarray(bias, dtype=np.float64),
+                       i < len(self.layers) - 1)
+        return x[:, 0] + self.base
 
     def predict_one(self, subnet) -> float:
         return float(self.predict([subnet])[0])
+
+
+@njit(cache=True)
+def _dense(x: np.ndarray, w: np.ndarray, b: np.ndarray, relu: bool) -> np.ndarray:
+    """x @ w.T + b (then ReLU), each output summed in one fixed order.
+
+    Not BLAS: a BLAS product's summation order depends on its thread count and on the batch shape, and
+    predictions that sit within rounding of the accuracy bound must not flip with either (they did: up to
+    7e-9 apart, enough to change which subnets a co-search admits).
+    """
+    n, k = x.shape
+    m = w.shape[0]
+    out = np.empty((n, m))
+    for r in range(n):
+        for o in range(m):
+            acc = b[o]
+            for i in range(k):
+                acc += x[r, i] * w[o, i]
+            out[r, o] = max(acc, 0.0) if relu else acc
+    return out
 
 
 def _mbv3_features(s: MobileNetV3Subnet) -> np.ndarray:

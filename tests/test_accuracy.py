@@ -98,3 +98,45 @@ def test_resnet50_reference_prediction(ofa_data):
     assert 0.82 < acc < 0.84
     smaller = pred.space.resnet50(resolution=160)
     assert pred.predict_one(smaller) < acc
+
+
+_PREDICT_SCRIPT = """
+import sys
+import numpy as np
+from nn_space.accuracy import load_predictor
+from nn_space.ofa_spaces import get_space
+pred = load_predictor(sys.argv[1], sys.argv[2])
+rng = np.random.default_rng(5)
+subs = [get_space(sys.argv[1]).sample(rng, resolutions=list(pred.info.resolutions)) for _ in range(40)]
+sys.stdout.write(pred.predict(subs).tobytes().hex())
+"""
+
+
+@pytest.mark.parametrize("space", ["ofa-resnet50", "ofa-mbv3-w1.2"])
+def test_predictions_do_not_depend_on_batching_threads_or_torch(space, ofa_data):
+    """Bit-identical in any batch and under any BLAS thread count; torch's float32 forward within 1e-7."""
+    import os
+    import subprocess
+    import sys
+
+    import torch
+
+    from nn_space.ofa_spaces import get_space
+
+    pred = load_predictor(space, ofa_data)
+    rng = np.random.default_rng(5)
+    subs = [get_space(space).sample(rng, resolutions=list(pred.info.resolutions)) for _ in range(40)]
+    batch = pred.predict(subs)
+    assert batch.tolist() == [pred.predict_one(s) for s in subs]
+    outputs = set()
+    for threads in ("1", "2"):
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads}
+        r = subprocess.run([sys.executable, "-c", _PREDICT_SCRIPT, space, str(ofa_data)], env=env,
+                           capture_output=True, text=True, check=True)
+        outputs.add(r.stdout)
+    assert outputs == {batch.tobytes().hex()}
+    x = torch.tensor(np.stack([pred.features(s) for s in subs]), dtype=torch.float32)
+    for i, (w, b) in enumerate(pred.layers):
+        x = x @ torch.tensor(w).T + (torch.tensor(b) if b is not None else 0)
+        x = torch.relu(x) if i < len(pred.layers) - 1 else x
+    assert np.abs(x[:, 0].double().numpy() + pred.base - batch).max() < 1e-7

@@ -17,7 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # one thread per process: the scripts run one process per core
 
 import pandas as pd  # noqa: E402
 
@@ -71,7 +72,8 @@ def main(argv=None) -> int:
                             popsize=args.popsize, subnet_population=args.subnet_population,
                             subnet_generations=args.subnet_generations)
     hw_cfg = HardwareSearchConfig(baseline="eyeriss", networks=("resnet50",), mode="full", budget=args.budget,
-                                  seed=args.seed, inner_budget=args.inner_budget, popsize=args.popsize)
+                                  seed=args.seed, inner_budget=args.inner_budget, popsize=args.popsize,
+                                  final_budget=None)  # compared at the inner budget, as the co-search is
     co_dir, hw_dir = out / "cosearch", out / "hardware-only"
 
     def start_co(resume):
@@ -79,8 +81,11 @@ def main(argv=None) -> int:
             run_cosearch(None if resume else co_cfg, co_dir, resume=resume, data_dir=args.ofa_data, executor=ex)
 
     co_s = _run(co_dir, start_co, args.budget)
-    hw_s = _run(hw_dir, lambda resume: run_hardware_search(None if resume else hw_cfg, hw_dir, resume=resume),
-                args.budget)
+    def start_hw(resume):
+        with make_executor(args.workers) as ex:
+            run_hardware_search(None if resume else hw_cfg, hw_dir, resume=resume, executor=ex)
+
+    hw_s = _run(hw_dir, start_hw, args.budget)
 
     store = RunStore(co_dir)
     try:

@@ -18,7 +18,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # one thread per process: the scripts run one process per core
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

@@ -7,7 +7,9 @@
 
 Each (baseline, mode, seed) is one resumable run folder under --out: rerunning the script continues
 unfinished runs and reuses finished ones. Prints speedup, energy saving and EDP reduction (geomean over the
-baseline's networks) next to the paper's, and saves a bar chart.
+baseline's networks; baseline and best design re-costed with --final-budget) next to the paper's and next to
+the most any design within the baseline's #PEs, DRAM bandwidth and energy table could reach in this model
+("max speedup", "max energy saving": naas.bounds), and saves a bar chart.
 """
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # one thread per process: the scripts run one process per core
 
 import pandas as pd  # noqa: E402
 
@@ -34,10 +37,10 @@ PAPER = {"edgetpu": (LARGE, 2.6, 1.1), "nvdla-1024": (LARGE, 2.2, 1.1), "eyeriss
 
 
 def run_one(task: tuple) -> dict:
-    baseline, networks, mode, seed, budget, inner, out = task
+    baseline, networks, mode, seed, budget, inner, final, out = task
     folder = Path(out) / f"{baseline}-{mode}-seed{seed}"
     cfg = HardwareSearchConfig(baseline=baseline, networks=tuple(networks), mode=mode, budget=budget,
-                               seed=seed, inner_budget=inner)
+                               seed=seed, inner_budget=inner, final_budget=final)
     done = False
     if (folder / RunStore.FILE).exists():
         store = RunStore(folder)
@@ -56,7 +59,8 @@ def run_one(task: tuple) -> dict:
     geo = table.loc["geomean"]
     return {"baseline": baseline, "mode": mode, "seed": seed, "networks": ",".join(networks),
             "speedup": geo["speedup"], "energy saving": geo["energy saving"],
-            "EDP reduction": geo["EDP reduction"], "designs": evaluated,
+            "EDP reduction": geo["EDP reduction"], "max speedup": geo["max speedup"],
+            "max energy saving": geo["max energy saving"], "designs": evaluated,
             "searched array": " x ".join(f"{a['size']}({a.get('dim') or '/'.join(a['dims'])})"
                                          for a in best["accelerator"]["array"])}
 
@@ -66,8 +70,10 @@ def main(argv=None) -> None:
     ap.add_argument("--baselines", default=",".join(PAPER))
     ap.add_argument("--modes", default="full")
     ap.add_argument("--seeds", type=int, default=1)
-    ap.add_argument("--budget", type=int, default=60, help="hardware designs per search")
+    ap.add_argument("--budget", type=int, default=120, help="hardware designs per search")
     ap.add_argument("--inner-budget", type=int, default=300)
+    ap.add_argument("--final-budget", type=int, default=2000,
+                    help="mapping budget of the final re-costing of baseline and best design")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", default="experiments/results/naas_vs_baselines")
     ap.add_argument("--quick", action="store_true", help="one small network, 8 designs, inner budget 60")
@@ -78,7 +84,8 @@ def main(argv=None) -> None:
         for mode in args.modes.split(","):
             for seed in range(args.seeds):
                 tasks.append((b, nets, mode, seed, 8 if args.quick else args.budget,
-                              60 if args.quick else args.inner_budget, args.out))
+                              60 if args.quick else args.inner_budget,
+                              100 if args.quick else args.final_budget, args.out))
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         rows = list(pool.map(run_one, tasks))
     df = pd.DataFrame(rows)
@@ -102,7 +109,8 @@ def plot(df: pd.DataFrame, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    g = df.groupby(["baseline", "mode"])[["speedup", "energy saving"]].mean().reset_index()
+    g = df.groupby(["baseline", "mode"])[["speedup", "energy saving", "max speedup",
+                                          "max energy saving"]].mean().reset_index()
     fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(g)), 4))
     x = range(len(g))
     ax.bar([i - 0.3 for i in x], g["speedup"], 0.2, label="speedup (measured)")
@@ -110,6 +118,10 @@ def plot(df: pd.DataFrame, path: Path) -> None:
     ax.bar([i + 0.1 for i in x], g["energy saving"], 0.2, label="energy saving (measured)")
     ax.bar([i + 0.3 for i in x], [PAPER[b][2] for b in g.baseline], 0.2, label="energy saving (paper)",
            alpha=0.5)
+    ax.scatter([i - 0.3 for i in x], g["max speedup"], marker="_", s=300, color="C0", zorder=3,
+               label="max speedup possible in this model")
+    ax.scatter([i + 0.1 for i in x], g["max energy saving"], marker="_", s=300, color="C2", zorder=3,
+               label="energy-saving bound (loose)")
     ax.axhline(1.0, color="k", lw=0.8)
     ax.set_xticks(list(x), [f"{b}\n{m}" for b, m in zip(g.baseline, g["mode"])])
     ax.set_ylabel("x vs baseline (same resources)")

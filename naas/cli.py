@@ -150,6 +150,8 @@ def cmd_search(args) -> int:
         for name, value in (("--budget", args.budget), ("--inner-budget", args.inner_budget)):
             if value < 1:
                 raise CliError(f"{name}: {value} (allowed: >= 1)")
+        if args.final_budget < 0:
+            raise CliError(f"--final-budget: {args.final_budget} (allowed: >= 0; 0 skips the re-costing)")
         networks = tuple(n.strip() for n in args.networks.split(",") if n.strip())
         for n in networks:
             try:
@@ -159,7 +161,8 @@ def cmd_search(args) -> int:
         load_accelerator(args.baseline)  # validate before creating the run folder
         config = HardwareSearchConfig(baseline=args.baseline, networks=networks, mode=args.mode,
                                       budget=args.budget, seed=args.seed, inner_budget=args.inner_budget,
-                                      popsize=args.popsize)
+                                      popsize=args.popsize, axis_dims=args.axis_dims,
+                                      final_budget=args.final_budget or None)
         folder = args.out
     from naas.executor import make_executor
     try:
@@ -173,6 +176,17 @@ def cmd_search(args) -> int:
     print(f"best design (#{best['id']}, generation {best['generation']}): {acc.describe()}")
     print(f"geomean network EDP {best['fitness']:.4e}" +
           (f" = {best['fitness'] / base:.3f}x the baseline's {base:.4e}" if base else ""))
+    from naas.report import final_costs_of
+    from naas.run_store import RunStore
+    store = RunStore(folder)
+    try:
+        fin = final_costs_of(store)
+    finally:
+        store.close()
+    if fin:
+        f_best, f_base = fin["best"]["fitness"], fin["baseline"]["fitness"]
+        print(f"re-costed with {fin['budget']} mapping evaluations per layer shape: {f_best:.4e} = "
+              f"{f_best / f_base:.3f}x the baseline's {f_base:.4e}")
     print(f"wrote {Path(folder) / 'best.yaml'} (naas evaluate -a {Path(folder) / 'best.yaml'} accepts it)")
     return 0
 
@@ -215,7 +229,7 @@ def cmd_cosearch(args) -> int:
                                 reference_network="resnet50" if args.space == "ofa-resnet50" else None,
                                 budget=args.budget, seed=args.seed, inner_budget=args.inner_budget,
                                 popsize=args.popsize, subnet_population=args.subnet_population,
-                                subnet_generations=args.subnet_generations)
+                                subnet_generations=args.subnet_generations, axis_dims=args.axis_dims)
         folder = args.out
     try:
         with make_executor(args.workers, args.scheduler) as executor:
@@ -427,6 +441,11 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--inner-budget", type=int, default=500,
                     help="mapping-search evaluations per distinct layer shape (full mode)")
     se.add_argument("--popsize", type=int, default=None, help="CMA-ES population (default: cma's)")
+    se.add_argument("--axis-dims", type=int, choices=(1, 2, 3), default=3,
+                    help="loop dims one array axis may parallelize (3; 1 = the paper's space)")
+    se.add_argument("--final-budget", type=int, default=2000,
+                    help="re-cost the baseline and the best design with this many mapping evaluations per "
+                         "layer shape at the end (2000; 0: don't)")
     se.add_argument("--workers", type=int, default=1, help="local processes evaluating designs in parallel")
     se.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                     help="evaluate designs on this dask.distributed cluster instead of locally")
@@ -444,6 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--seed", type=int, default=0)
     co.add_argument("--inner-budget", type=int, default=300, help="mapping-search evaluations per layer shape")
     co.add_argument("--popsize", type=int, default=8, help="hardware CMA-ES population")
+    co.add_argument("--axis-dims", type=int, choices=(1, 2, 3), default=3,
+                    help="loop dims one array axis may parallelize (3; 1 = the paper's space)")
     co.add_argument("--subnet-population", type=int, default=16, help="subnets per generation of the middle loop")
     co.add_argument("--subnet-generations", type=int, default=4, help="middle-loop generations per design")
     co.add_argument("--workers", type=int, default=1, help="local processes evaluating designs in parallel")

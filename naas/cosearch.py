@@ -61,13 +61,14 @@ class CosearchConfig:
     subnet_generations: int = 4
     mutate_prob: float = 0.1
     seed_subnets: int = 6
+    axis_dims: int = 3  # loop dims an array axis may parallelize (1: the paper's space)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "CosearchConfig":
-        return cls(**d)
+        return cls(**{"axis_dims": 1, **d})  # runs stored before axis_dims existed had one dim per axis
 
 
 def reference_subnet(space: SubnetSpace):
@@ -272,7 +273,7 @@ def _cosearch(config: CosearchConfig, store: RunStore, data_dir, executor: Execu
     store.set_meta("accuracy_bound", bound)
     store.set_meta("accuracy_label", ACCURACY_LABEL)
     baseline = load_accelerator(config.baseline)
-    hw_space = HardwareSpace(baseline, "full")
+    hw_space = HardwareSpace(baseline, "full", axis_dims=config.axis_dims)
     ref = reference_subnet(space)
 
     base_genome = np.full(hw_space.size, -1.0)

@@ -7,14 +7,20 @@ on-chip memory (L2 + #PEs x L1), and uses the baseline's bandwidths, word width,
   size (steps of 2) and the per-PE L1 and the L2 (steps of 16 B), all on log scales: axis i takes a size
   between 2 and what the PE cap leaves for it and the later axes (gene 1 on the last axis uses every PE
   left); L1 then takes a share of the on-chip cap, and L2 a share of what L1 leaves.
-- ``connectivity`` and ``full``: also the number of axes (1 to 3) and which loop dim each parallelizes:
+- ``connectivity`` and ``full``: also the number of axes (1 to 3) and which loop dims each parallelizes:
   one importance per dim (K, C, Y', X', R, S); the most important dim goes to axis 0, the next to axis 1,
-  ... (ties: the dim listed first). ``full`` differs from ``connectivity`` only in the mapping strategy the
-  outer search pairs it with (searched vs the dataflow's default), not in the hardware space.
+  ... (ties: the dim listed first). With ``axis_dims`` > 1 (the default is 3), a gene per axis adds up to
+  ``axis_dims - 1`` further dims to it, taken from the unused dims in importance order, axis 0 first: an
+  axis then parallelizes several dims whose spatial factors share its size, as Eyeriss's rows take filter
+  rows and replicate over channels and filters (R/C/K). ``axis_dims=1`` is the paper's space (one dim per
+  axis). ``full`` differs from ``connectivity`` only in the mapping strategy the outer search pairs it with
+  (searched vs the dataflow's default), not in the hardware space.
 
 Not searched, on purpose: bandwidth (in this model more bandwidth never costs energy, so the search would
 always take the cap; it is fixed at the baseline's) and L1 partitions (searched designs have one unified
-L1 per PE). Axis sizes are even; the paper's "#PEs by 8" step is not enforced separately.
+L1 per PE). Axis sizes are even; the paper's "#PEs by 8" step is not enforced separately. The model charges
+nothing for an axis that parallelizes several dims (its NoC energy is not modelled), so such axes are never
+worse in ``full`` mode; they only enlarge the mapping space the inner search must cover.
 """
 from __future__ import annotations
 
@@ -64,15 +70,20 @@ def _snap(value: float, lo: int, hi: int, step: int) -> int:
 class HardwareSpace:
     """Decodes genomes to accelerators under a baseline's caps, and encodes accelerators back."""
 
-    # genome layout: [axes count, 6 importances, 3 axis sizes, L1, L2]
-    G_AXES, G_IMPORTANCE, G_SIZES, G_L1, G_L2 = 0, 1, 7, 10, 11
-    SIZE = 12
+    # genome layout: [axes count, 6 importances, 3 axis sizes, L1, L2] + [3 extra-dim counts] if axis_dims > 1
+    G_AXES, G_IMPORTANCE, G_SIZES, G_L1, G_L2, G_EXTRA = 0, 1, 7, 10, 11, 12
+    BASE_SIZE = 12
 
-    def __init__(self, baseline: Accelerator, mode: str = "full", caps: ResourceCaps | None = None):
+    def __init__(self, baseline: Accelerator, mode: str = "full", caps: ResourceCaps | None = None,
+                 axis_dims: int = 3):
         if mode not in MODES:
             raise ValueError(f"mode: {mode!r} (allowed: {', '.join(MODES)})")
+        if axis_dims not in (1, 2, 3):
+            raise ValueError(f"axis_dims: {axis_dims!r} (allowed: 1, 2, 3 loop dims per array axis)")
         self.baseline = baseline
         self.mode = mode
+        self.axis_dims = axis_dims
+        self._extra_genes = axis_dims > 1 and mode != "sizing"
         self.caps = caps or ResourceCaps.of(baseline)
         self.word_bytes = baseline.word_bits / 8
         self.l1_min = BUFFER_STEP * math.ceil(3 * self.word_bytes / BUFFER_STEP)
@@ -82,7 +93,7 @@ class HardwareSpace:
 
     @property
     def size(self) -> int:
-        return self.SIZE
+        return self.BASE_SIZE + (3 if self._extra_genes else 0)
 
     @staticmethod
     def _axis_hi(budget: int, later_axes: int) -> int:
@@ -105,14 +116,21 @@ class HardwareSpace:
             max_axes += 1
         n = 1 + min(max_axes - 1, int(min(max(g[self.G_AXES], 0.0), 1.0) * max_axes))
         imp = g[self.G_IMPORTANCE:self.G_IMPORTANCE + 6]
-        order = np.argsort(-imp, kind="stable")
-        return [(PARALLEL_CHOICES[i],) for i in order[:n]]
+        order = [PARALLEL_CHOICES[i] for i in np.argsort(-imp, kind="stable")]
+        axes = [[d] for d in order[:n]]
+        spare = order[n:]
+        if self._extra_genes:
+            for i in range(n):
+                extra = min(self.axis_dims - 1, int(min(max(g[self.G_EXTRA + i], 0.0), 1.0) * self.axis_dims))
+                axes[i] += spare[:extra]
+                spare = spare[extra:]
+        return [tuple(a) for a in axes]
 
     # --- decoding ---------------------------------------------------------------------------------
     def decode(self, genome: np.ndarray, name: str | None = None) -> Accelerator:
         g = np.clip(np.asarray(genome, dtype=float), 0.0, 1.0)
-        if g.shape != (self.SIZE,):
-            raise ValueError(f"genome: shape {g.shape} (expected ({self.SIZE},))")
+        if g.shape != (self.size,):
+            raise ValueError(f"genome: shape {g.shape} (expected ({self.size},))")
         axes = self._axes_dims(g)
         budget = self.caps.pes
         sizes = []
@@ -140,25 +158,31 @@ class HardwareSpace:
         """The genome of the design in this space nearest to ``acc``, for warm starts.
 
         Snapping: axis sizes and buffers round down to their steps within the caps; in connectivity modes
-        an axis that parallelizes several loop dims keeps its first; in sizing mode the baseline's dims are
-        kept whatever ``acc`` has. ``decode(encode(acc))`` equals ``acc`` when it is already in the space.
+        an axis keeps its first ``axis_dims`` loop dims (in the order it lists them); in sizing mode the baseline's dims are kept whatever ``acc`` has.
+        ``decode(encode(acc))`` equals ``acc`` when it is already in the space.
         """
-        g = np.full(self.SIZE, 0.5)
-        max_axes = len(self._axes_dims(np.ones(self.SIZE))) if self.mode != "sizing" else 3
+        g = np.full(self.size, 0.5)
+        max_axes = len(self._axes_dims(np.ones(self.size))) if self.mode != "sizing" else 3
         array = list(acc.array)[:max_axes]
         if self.mode == "sizing":
             array = [ArrayDim(a.size, b.dim) for a, b in zip(acc.array, self.baseline.array)]
         else:
             g[self.G_AXES] = (len(array) - 0.5) / max_axes
-            chosen: list[int] = []
-            for a in array:
-                i = PARALLEL_CHOICES.index(DIMS[dim_index(a.dims[0])])
-                if i in chosen:
-                    raise ValueError(f"loop dim {PARALLEL_CHOICES[i]} is on two array axes")
-                chosen.append(i)
+            axes = [[PARALLEL_CHOICES.index(DIMS[dim_index(d)]) for d in a.dims[:self.axis_dims]]
+                    for a in array]
+            firsts = [a[0] for a in axes]
+            extras = [i for a in axes for i in a[1:]]
+            chosen = firsts + extras
+            if len(set(chosen)) != len(chosen):
+                raise ValueError(f"a loop dim is on two array axes: {[a.label for a in array]}")
             rest = [i for i in range(6) if i not in chosen]
             for rank, i in enumerate(chosen + rest):
                 g[self.G_IMPORTANCE + i] = 1.0 - (rank + 0.5) / 6
+            if self._extra_genes:
+                for k, a in enumerate(axes):
+                    g[self.G_EXTRA + k] = (len(a) - 1 + 0.5) / self.axis_dims
+                for k in range(len(axes), 3):
+                    g[self.G_EXTRA + k] = 0.5 / self.axis_dims
         budget = self.caps.pes
         pes = 1
         for i, a in enumerate(array):

@@ -11,6 +11,7 @@ from cost_model.accelerator import load_accelerator
 from mapping.network_search import MappingCache, SearchSettings, search_network
 from nn_space.zoo import get_network
 
+from .bounds import network_bounds
 from .cosearch_report import cosearch_table, write_cosearch_report
 from .hardware_search import HardwareSearchConfig
 from .run_store import RunStore
@@ -29,24 +30,50 @@ def _frames(store: RunStore):
     return designs, results
 
 
-def comparison_table(store: RunStore) -> pd.DataFrame:
-    """Per network: baseline vs best design (energy, cycles, EDP) and the ratios."""
+def final_costs_of(store: RunStore) -> dict | None:
+    """The search's final re-costing of baseline and best design, if it holds for the current best."""
+    fin = store.get_meta("final")
+    best = store.best()
+    if fin is None or best is None or fin["best_id"] != best["id"] or fin["baseline"]["error"] \
+            or fin["best"]["error"]:
+        return None
+    return fin
+
+
+def comparison_table(store: RunStore, final: bool = True) -> pd.DataFrame:
+    """Per network: baseline vs best design (energy, cycles, EDP) and the ratios.
+
+    With ``final`` (default) and a finished search that re-costed both with its ``final_budget``, those
+    costs are used; otherwise the costs the search ranked designs by. The "max speedup" and "max energy
+    saving" columns are what no design within the baseline's #PEs, DRAM bandwidth and energy table could
+    exceed in this model (``naas.bounds``).
+    """
     designs, results = _frames(store)
     best = store.best()
     if best is None:
         raise ReportError(f"{store.folder}: no design with a fitness yet")
-    base_id = int(designs[designs.generation == -1].id.iloc[0])
-    b = results[results.design_id == base_id].set_index("network")
-    s = results[results.design_id == best["id"]].set_index("network")
+    fin = final_costs_of(store) if final else None
+    if fin is not None:
+        b = pd.DataFrame.from_dict(fin["baseline"]["networks"], orient="index")
+        s = pd.DataFrame.from_dict(fin["best"]["networks"], orient="index")
+    else:
+        base_id = int(designs[designs.generation == -1].id.iloc[0])
+        b = results[results.design_id == base_id].set_index("network")
+        s = results[results.design_id == best["id"]].set_index("network")
+    baseline = load_accelerator(HardwareSearchConfig.from_dict(store.get_meta("config")).baseline)
     rows = []
     for net in s.index:
+        bound = network_bounds(get_network(net), baseline)
         rows.append({"network": net, "baseline EDP": b.edp.get(net, math.nan), "NAAS EDP": s.edp[net],
                      "EDP reduction": b.edp.get(net, math.nan) / s.edp[net],
                      "speedup": b.cycles.get(net, math.nan) / s.cycles[net],
                      "energy saving": b.energy.get(net, math.nan) / s.energy[net],
+                     "max speedup": b.cycles.get(net, math.nan) / bound.cycles,
+                     "max energy saving": b.energy.get(net, math.nan) / bound.energy,
                      "baseline util": b.utilization.get(net, math.nan), "NAAS util": s.utilization[net]})
     table = pd.DataFrame(rows)
-    geo = {c: math.exp(np.log(table[c]).mean()) for c in ("EDP reduction", "speedup", "energy saving")}
+    geo = {c: math.exp(np.log(table[c]).mean())
+           for c in ("EDP reduction", "speedup", "energy saving", "max speedup", "max energy saving")}
     table.loc[len(table)] = {"network": "geomean", **geo}
     return table
 
@@ -74,8 +101,11 @@ def write_report(folder: str | Path) -> list[Path]:
         designs.to_csv(out / "designs.csv", index=False)
         results.to_csv(out / "network_results.csv", index=False)
         md = out / "comparison.md"
+        fin = final_costs_of(store)
+        costed = (f"both re-costed with {fin['budget']} mapping evaluations per layer shape" if fin else f"as ranked in the search ({config.inner_budget} mapping evaluations per layer shape)")
         md.write_text(f"# {config.baseline} vs NAAS ({config.mode}, {len(designs) - 1} designs, seed "
-                      f"{config.seed})\n\n" + table.to_markdown(index=False, floatfmt=".4g") + "\n")
+                      f"{config.seed})\n\nBaseline and best design {costed}.\n\n"
+                      + table.to_markdown(index=False, floatfmt=".4g") + "\n")
         written += [out / "comparison.csv", out / "designs.csv", out / "network_results.csv", md]
         written += _plots(store, config, designs, results, out)
         return written

@@ -16,13 +16,14 @@ from naas.hardware_search import HardwareSearchConfig, RunFolderError, run_hardw
 from naas.run_store import RunStore
 
 CONFIG = HardwareSearchConfig(baseline="shidiannao", networks=("alexnet",), mode="full", budget=24, seed=3,
-                              inner_budget=150, popsize=4)
+                              inner_budget=150, popsize=4, final_budget=400)
 
 
 def cli_args(cfg: HardwareSearchConfig, out) -> list[str]:
     return [sys.executable, "-m", "naas", "search", "--baseline", cfg.baseline, "--networks",
             ",".join(cfg.networks), "--mode", cfg.mode, "--budget", str(cfg.budget), "--seed", str(cfg.seed),
-            "--inner-budget", str(cfg.inner_budget), "--popsize", str(cfg.popsize), "--out", str(out), "--quiet"]
+            "--inner-budget", str(cfg.inner_budget), "--popsize", str(cfg.popsize),
+            "--final-budget", str(cfg.final_budget or 0), "--out", str(out), "--quiet"]
 
 
 def rows(folder) -> list[tuple]:
@@ -83,8 +84,33 @@ def test_report_tables_and_plots(tmp_path):
     assert row["EDP reduction"] == pytest.approx(row["baseline EDP"] / row["NAAS EDP"])
     assert row["EDP reduction"] == pytest.approx(row["speedup"] * row["energy saving"])
     assert "| alexnet" in (run / "report" / "comparison.md").read_text()
+    assert "re-costed with 400 mapping evaluations" in (run / "report" / "comparison.md").read_text()
     with pytest.raises(ReportError, match="holds no run"):
         write_report(tmp_path / "nothing")
+
+
+def test_final_costs_are_fresh_larger_budget_costs_of_baseline_and_best(tmp_path):
+    """The report's comparison uses baseline and best re-costed with final_budget, not the search's costs."""
+    from dataclasses import replace
+
+    from naas.hardware_search import DesignEvaluator
+    from naas.report import comparison_table
+    run = tmp_path / "run"
+    run_hardware_search(CONFIG, run)
+    store = RunStore(run)
+    try:
+        final, ranked = comparison_table(store), comparison_table(store, final=False)
+        best_id = store.best()["id"]
+        assert store.get_meta("final")["best_id"] == best_id
+    finally:
+        store.close()
+    ev = DesignEvaluator(replace(CONFIG, inner_budget=CONFIG.final_budget))
+    base_fit, base_res, _ = ev.cost(load_accelerator("shidiannao"), True)
+    best_fit, best_res, _ = ev.cost(load_accelerator(run / "best.yaml"), True)
+    row, ranked_row = final.iloc[0], ranked.iloc[0]
+    assert row["baseline EDP"] == pytest.approx(base_res["alexnet"]["edp"], rel=1e-12)
+    assert row["NAAS EDP"] == pytest.approx(best_res["alexnet"]["edp"], rel=1e-12)
+    assert row["baseline EDP"] != ranked_row["baseline EDP"]  # 400 vs 150 evaluations per layer shape
 
 
 def test_sizing_mode_keeps_the_baselines_connectivity(tmp_path):
@@ -155,3 +181,11 @@ def test_local_processes_give_the_same_rows_as_in_process(tmp_path):
     with LocalProcessExecutor(2) as ex:
         run_hardware_search(cfg, tmp_path / "procs", executor=ex)
     assert rows(tmp_path / "procs") == rows(tmp_path / "inline")
+
+
+def test_runs_stored_before_axis_dims_resume_in_their_own_space():
+    """A configuration stored without axis_dims/final_budget is the one-dim-per-axis space, no re-costing."""
+    old = {k: v for k, v in CONFIG.to_dict().items() if k not in ("axis_dims", "final_budget")}
+    cfg = HardwareSearchConfig.from_dict(old)
+    assert (cfg.axis_dims, cfg.final_budget) == (1, None)
+    assert HardwareSearchConfig.from_dict(CONFIG.to_dict()) == CONFIG

@@ -12,14 +12,15 @@ from naas.hardware_space import ARRAY_STEP, BUFFER_STEP, MODES, HardwareSpace
 BASELINES = {name: load_accelerator(name) for name in builtin_accelerators()}
 
 
+@pytest.mark.parametrize("axis_dims", (1, 3))
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", sorted(BASELINES))
 @settings(max_examples=40, deadline=None)
-@given(genome=st.lists(st.floats(-0.5, 1.5), min_size=HardwareSpace.SIZE, max_size=HardwareSpace.SIZE))
-def test_decoded_designs_respect_caps_and_steps(name, mode, genome):
+@given(genome=st.lists(st.floats(-0.5, 1.5), min_size=15, max_size=15))
+def test_decoded_designs_respect_caps_and_steps(name, mode, axis_dims, genome):
     base = BASELINES[name]
-    hs = HardwareSpace(base, mode)
-    acc = hs.decode(np.array(genome))
+    hs = HardwareSpace(base, mode, axis_dims=axis_dims)
+    acc = hs.decode(np.array(genome[:hs.size]))
     assert hs.fits(acc)
     assert acc.num_pes <= base.num_pes and acc.onchip_bytes <= base.onchip_bytes
     assert all(a.size % ARRAY_STEP == 0 for a in acc.array) and 1 <= len(acc.array) <= 3
@@ -31,13 +32,17 @@ def test_decoded_designs_respect_caps_and_steps(name, mode, genome):
         assert [a.dims for a in acc.array] == [a.dims for a in base.array]
     else:
         dims = [d for a in acc.array for d in a.dims]
-        assert len(dims) == len(set(dims)) == len(acc.array)
+        assert len(dims) == len(set(dims))
+        assert all(1 <= len(a.dims) <= axis_dims for a in acc.array)
+        if axis_dims == 1:
+            assert len(dims) == len(acc.array)
 
 
+@pytest.mark.parametrize("axis_dims", (1, 2, 3))
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", sorted(BASELINES))
-def test_baseline_warm_start_round_trips(name, mode):
-    hs = HardwareSpace(BASELINES[name], mode)
+def test_baseline_warm_start_round_trips(name, mode, axis_dims):
+    hs = HardwareSpace(BASELINES[name], mode, axis_dims=axis_dims)
     b = hs.baseline_in_space()
     assert hs.fits(b)
     again = hs.decode(hs.encode(b))
@@ -45,6 +50,34 @@ def test_baseline_warm_start_round_trips(name, mode):
     base = BASELINES[name]
     assert b.num_pes == base.num_pes  # every built-in array is on the even-size grid
     assert [a.size for a in b.array] == [a.size for a in base.array]
+    if mode == "sizing" or axis_dims == 3:  # the baseline's connectivity is in the space
+        assert [a.dims for a in b.array] == [a.dims for a in base.array]
+    else:
+        assert [a.dims for a in b.array] == [a.dims[:axis_dims] for a in base.array]
+
+
+def test_eyeriss_replicated_rows_are_in_the_space():
+    """Eyeriss's rows take R, then replicate over C and K: the warm start keeps all three."""
+    hs = HardwareSpace(BASELINES["eyeriss"], "full")
+    assert [a.dims for a in hs.baseline_in_space().array] == [("R", "C", "K"), ("Y",)]
+    assert [a.dims for a in HardwareSpace(BASELINES["eyeriss"], "full", axis_dims=1)
+            .baseline_in_space().array] == [("R",), ("Y",)]
+
+
+def test_extra_dims_by_importance():
+    hs = HardwareSpace(BASELINES["eyeriss"], "connectivity")
+    g = np.full(hs.size, 0.5)
+    g[hs.G_AXES] = 0.5  # two axes
+    g[hs.G_IMPORTANCE:hs.G_IMPORTANCE + 6] = [0.8, 0.1, 0.9, 0.2, 0.3, 0.0]  # K C Y X R S
+    g[hs.G_EXTRA:hs.G_EXTRA + 3] = [0.9, 0.4, 0.9]  # axis 0: two extra dims, axis 1: one, (axis 2 absent)
+    assert [a.dims for a in hs.decode(g).array] == [("Y", "R", "X"), ("K", "C")]
+    g[hs.G_EXTRA:hs.G_EXTRA + 3] = 0.0
+    assert [a.dims for a in hs.decode(g).array] == [("Y",), ("K",)]
+
+
+def test_bad_axis_dims():
+    with pytest.raises(ValueError, match="axis_dims: 4"):
+        HardwareSpace(BASELINES["eyeriss"], "full", axis_dims=4)
 
 
 def test_connectivity_by_importance():

@@ -31,7 +31,7 @@ from .spec import F_DRAM, F_L1, F_L2, F_SPATIAL, Mapping, MappingSpecError
 
 ORDER_DIMS = (1, 2, 3, 4, 5, 6)  # K, C, Y, X, R, S: the dims whose order is searched
 PERMUTATIONS = np.array(list(itertools.permutations(range(6))), dtype=np.int64)  # 720 x 6, lexicographic
-_PERM_INDEX = {tuple(p): i for i, p in enumerate(PERMUTATIONS.tolist())}
+PERM_INDEX = {tuple(p): i for i, p in enumerate(PERMUTATIONS.tolist())}
 ENCODINGS = ("importance", "index")
 
 
@@ -112,7 +112,7 @@ class MappingEncoder:
                 for pos, p in enumerate(perm):
                     g[level * 6 + p] = 1.0 - (pos + 0.5) / 6
             else:
-                g[level] = (_PERM_INDEX[perm] + 0.5) / 720
+                g[level] = (PERM_INDEX[perm] + 0.5) / 720
         f = mapping.factor_array
         rest = list(self.bounds)
         room = list(self.axis_sizes)

@@ -162,7 +162,7 @@ def cmd_search(args) -> int:
         config = HardwareSearchConfig(baseline=args.baseline, networks=networks, mode=args.mode,
                                       budget=args.budget, seed=args.seed, inner_budget=args.inner_budget,
                                       popsize=args.popsize, axis_dims=args.axis_dims,
-                                      final_budget=args.final_budget or None)
+                                      final_budget=args.final_budget or None, encoding=args.encoding)
         folder = args.out
     from naas.executor import make_executor
     try:
@@ -446,6 +446,9 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--final-budget", type=int, default=2000,
                     help="re-cost the baseline and the best design with this many mapping evaluations per "
                          "layer shape at the end (2000; 0: don't)")
+    se.add_argument("--encoding", choices=("importance", "index"), default="importance",
+                    help="how parallel dims and loop orders are encoded: 'importance' (NAAS) or 'index' "
+                         "(one gene over the 720 orders: the ablation baseline)")
     se.add_argument("--workers", type=int, default=1, help="local processes evaluating designs in parallel")
     se.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                     help="evaluate designs on this dask.distributed cluster instead of locally")

@@ -28,6 +28,7 @@ import numpy as np
 from cost_model.accelerator import Accelerator, accelerator_from_dict, load_accelerator, save_accelerator
 from cost_model.evaluate import NetworkCost, NetworkEvaluationError, evaluate_network
 from mapping.default_mapping import default_mapping
+from mapping.encoding import ENCODINGS
 from mapping.network_search import MappingCache, SearchSettings, search_network
 from nn_space.zoo import get_network
 
@@ -54,6 +55,15 @@ class HardwareSearchConfig:
     sigma0: float = 0.3
     axis_dims: int = 3  # loop dims an array axis may parallelize (1: the paper's space)
     final_budget: int | None = 2000  # re-cost baseline and best design with this mapping budget (None: don't)
+    encoding: str = "importance"  # of loop orders and parallel dims: 'importance' (NAAS) or 'index' (ablation)
+
+    def __post_init__(self):
+        if self.encoding not in ENCODINGS:
+            raise ValueError(f"encoding: {self.encoding!r} (allowed: {', '.join(ENCODINGS)})")
+
+    def mapping_settings(self, budget: int | None = None) -> SearchSettings:
+        """How the inner per-layer mapping searches run (``budget`` overrides the inner budget)."""
+        return SearchSettings(budget=budget or self.inner_budget, seed=self.seed, method=f"cma-{self.encoding}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -94,7 +104,7 @@ class DesignEvaluator:
         self.config = config
         self.networks = [get_network(n) for n in config.networks]
         self.cache = MappingCache()
-        self.settings = SearchSettings(budget=config.inner_budget, seed=config.seed)
+        self.settings = config.mapping_settings()
 
     def cost(self, acc: Accelerator, searched: bool) -> tuple[float | None, dict, str | None]:
         """(geomean EDP or None, {network: summary}, error)."""
@@ -163,9 +173,14 @@ def evaluate_hardware_design(task: tuple) -> tuple[float | None, dict, str | Non
 
 def _search(config: HardwareSearchConfig, store: RunStore, progress, executor: Executor) -> dict:
     baseline = load_accelerator(config.baseline)
-    space = HardwareSpace(baseline, config.mode, axis_dims=config.axis_dims)
+    space = HardwareSpace(baseline, config.mode, axis_dims=config.axis_dims, encoding=config.encoding)
     evaluator = DesignEvaluator(config)
     searched = config.mode == "full"
+    checkpoint = store.latest_checkpoint()
+    es = None if checkpoint is None else pickle.loads(checkpoint[1])
+    if es is not None and es.N != space.size:  # checked before anything is added to the store
+        raise RunFolderError(f"--resume: {str(store.folder)!r} was searched over {es.N} genes; this naas's "
+                             f"{config.mode} space has {space.size} (stored by an older version; rerun it)")
 
     # The baseline at its best mapping (searched, within its own dataflow): the reference for the report.
     base_genome = np.full(space.size, -1.0)  # a key no decoded design can have
@@ -176,8 +191,7 @@ def _search(config: HardwareSearchConfig, store: RunStore, progress, executor: E
     x0 = space.encode(space.baseline_in_space())
     if store.find(x0) is None:  # the warm start is design 1
         _record(store, evaluator, 0, x0, space.decode(x0, name=f"{baseline.name}-naas-warm-start"), searched)
-    checkpoint = store.latest_checkpoint()
-    if checkpoint is None:
+    if es is None:
         # A private random stream: cma samples from numpy's global RandomState by default, which every
         # inner mapping search reseeds; the outer stream must survive that, and pickling, unchanged.
         opts = {"bounds": [0.0, 1.0], "seed": 1 + 7919 * config.seed, "verbose": -9,
@@ -187,9 +201,7 @@ def _search(config: HardwareSearchConfig, store: RunStore, progress, executor: E
         es = cma.CMAEvolutionStrategy(x0, config.sigma0, opts)
         generation = 1
     else:
-        done, state = checkpoint
-        es = pickle.loads(state)
-        generation = done + 1
+        generation = checkpoint[0] + 1
     generations = math.ceil(max(0, config.budget - 1) / es.popsize)
     total = 1 + generations * es.popsize
     t0 = time.perf_counter()

@@ -16,6 +16,11 @@ on-chip memory (L2 + #PEs x L1), and uses the baseline's bandwidths, word width,
   axis). ``full`` differs from ``connectivity`` only in the mapping strategy the outer search pairs it with
   (searched vs the dataflow's default), not in the hardware space.
 
+``encoding="index"`` is the ablation baseline of SPEC §6 for connectivity: the six importances are replaced by
+one gene, the index of the dims' order among the 720 permutations (lexicographic, as the mapping encoder's);
+the order then assigns dims to axes exactly as the importance order does, so both encodings span the same
+designs.
+
 Not searched, on purpose: bandwidth (in this model more bandwidth never costs energy, so the search would
 always take the cap; it is fixed at the baseline's) and L1 partitions (searched designs have one unified
 L1 per PE). Axis sizes are even; the paper's "#PEs by 8" step is not enforced separately. The model charges
@@ -30,6 +35,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from cost_model.accelerator import Accelerator, ArrayDim
+from mapping.encoding import ENCODINGS, PERM_INDEX, PERMUTATIONS
 from nn_space.layers import DIMS, dim_index
 
 MODES = ("sizing", "connectivity", "full")
@@ -70,20 +76,31 @@ def _snap(value: float, lo: int, hi: int, step: int) -> int:
 class HardwareSpace:
     """Decodes genomes to accelerators under a baseline's caps, and encodes accelerators back."""
 
-    # genome layout: [axes count, 6 importances, 3 axis sizes, L1, L2] + [3 extra-dim counts] if axis_dims > 1
-    G_AXES, G_IMPORTANCE, G_SIZES, G_L1, G_L2, G_EXTRA = 0, 1, 7, 10, 11, 12
-    BASE_SIZE = 12
+    # genome layout: [axes count, order genes (6 importances, or 1 index), 3 axis sizes, L1, L2]
+    #                 + [3 extra-dim counts] if axis_dims > 1;  sizing mode: [baseline's axis sizes, L1, L2]
 
     def __init__(self, baseline: Accelerator, mode: str = "full", caps: ResourceCaps | None = None,
-                 axis_dims: int = 3):
+                 axis_dims: int = 3, encoding: str = "importance"):
         if mode not in MODES:
             raise ValueError(f"mode: {mode!r} (allowed: {', '.join(MODES)})")
         if axis_dims not in (1, 2, 3):
             raise ValueError(f"axis_dims: {axis_dims!r} (allowed: 1, 2, 3 loop dims per array axis)")
+        if encoding not in ENCODINGS:
+            raise ValueError(f"encoding: {encoding!r} (allowed: {', '.join(ENCODINGS)})")
         self.baseline = baseline
         self.mode = mode
         self.axis_dims = axis_dims
-        self._extra_genes = axis_dims > 1 and mode != "sizing"
+        self.encoding = encoding
+        # sizing mode keeps the baseline's axes: no connectivity genes, one size gene per baseline axis
+        # (dead genes would only slow CMA-ES down: a larger default population, slower adaptation)
+        connectivity = mode != "sizing"
+        self.order_genes = (6 if encoding == "importance" else 1) if connectivity else 0
+        self.G_AXES, self.G_IMPORTANCE = (0, 1) if connectivity else (None, None)
+        self.G_SIZES = 1 + self.order_genes if connectivity else 0
+        self.G_L1 = self.G_SIZES + (3 if connectivity else len(baseline.array))
+        self.G_L2 = self.G_L1 + 1
+        self.G_EXTRA = self.G_L2 + 1
+        self._extra_genes = axis_dims > 1 and connectivity
         self.caps = caps or ResourceCaps.of(baseline)
         self.word_bytes = baseline.word_bits / 8
         self.l1_min = BUFFER_STEP * math.ceil(3 * self.word_bytes / BUFFER_STEP)
@@ -93,7 +110,7 @@ class HardwareSpace:
 
     @property
     def size(self) -> int:
-        return self.BASE_SIZE + (3 if self._extra_genes else 0)
+        return self.G_EXTRA + (3 if self._extra_genes else 0)
 
     @staticmethod
     def _axis_hi(budget: int, later_axes: int) -> int:
@@ -115,8 +132,11 @@ class HardwareSpace:
         while max_axes < 3 and ARRAY_STEP ** (max_axes + 1) <= self.caps.pes:
             max_axes += 1
         n = 1 + min(max_axes - 1, int(min(max(g[self.G_AXES], 0.0), 1.0) * max_axes))
-        imp = g[self.G_IMPORTANCE:self.G_IMPORTANCE + 6]
-        order = [PARALLEL_CHOICES[i] for i in np.argsort(-imp, kind="stable")]
+        if self.encoding == "importance":
+            perm = np.argsort(-g[self.G_IMPORTANCE:self.G_IMPORTANCE + 6], kind="stable")
+        else:
+            perm = PERMUTATIONS[min(len(PERMUTATIONS) - 1, int(g[self.G_IMPORTANCE] * len(PERMUTATIONS)))]
+        order = [PARALLEL_CHOICES[i] for i in perm]
         axes = [[d] for d in order[:n]]
         spare = order[n:]
         if self._extra_genes:
@@ -176,8 +196,11 @@ class HardwareSpace:
             if len(set(chosen)) != len(chosen):
                 raise ValueError(f"a loop dim is on two array axes: {[a.label for a in array]}")
             rest = [i for i in range(6) if i not in chosen]
-            for rank, i in enumerate(chosen + rest):
-                g[self.G_IMPORTANCE + i] = 1.0 - (rank + 0.5) / 6
+            if self.encoding == "importance":
+                for rank, i in enumerate(chosen + rest):
+                    g[self.G_IMPORTANCE + i] = 1.0 - (rank + 0.5) / 6
+            else:
+                g[self.G_IMPORTANCE] = (PERM_INDEX[tuple(chosen + rest)] + 0.5) / len(PERMUTATIONS)
             if self._extra_genes:
                 for k, a in enumerate(axes):
                     g[self.G_EXTRA + k] = (len(a) - 1 + 0.5) / self.axis_dims

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from cost_model.accelerator import load_accelerator
-from mapping.network_search import MappingCache, SearchSettings, search_network
+from mapping.network_search import MappingCache, search_network
 from nn_space.zoo import get_network
 
 from .bounds import network_bounds
@@ -182,7 +182,7 @@ def _draw_array(best: dict, config: HardwareSearchConfig, path: Path) -> Path:
     net = get_network(config.networks[0])
     layer = max(net.layers, key=lambda lay: lay.macs)
     cost = search_network(type(net)(net.name, (layer,)), acc,
-                          SearchSettings(budget=config.inner_budget, seed=config.seed), MappingCache())
+                          config.mapping_settings(), MappingCache())
     nest = cost.layers[0].mapping.loop_nest(acc.parallel_dims)
     sizes = [a.size for a in acc.array] + [1, 1]
     rows, cols = sizes[0], sizes[1]

@@ -28,3 +28,21 @@ def test_naas_vs_baselines_quick(tmp_path, capsys):
     row = summary.iloc[0]
     assert row["EDP reduction"] == __import__("pytest").approx(row["speedup"] * row["energy saving"])
     assert (tmp_path / "summary.png").exists() and (tmp_path / "shidiannao-full-seed0" / "best.yaml").exists()
+
+
+def test_encoding_ablation_hardware_quick(tmp_path, capsys):
+    import pytest
+
+    from experiments import encoding_ablation_hardware
+    encoding_ablation_hardware.main(["--quick", "--workers", "1", "--networks", "squeezenet", "--out",
+                                     str(tmp_path)])
+    assert "index / importance" in capsys.readouterr().out
+    table = pd.read_csv(tmp_path / "table.csv").set_index("network")
+    runs = pd.read_csv(tmp_path / "runs.csv").set_index("encoding")
+    row = table.loc["squeezenet"]
+    assert row["index / importance"] == pytest.approx(runs.loc["index", "best EDP"] / runs.loc["importance",
+                                                                                              "best EDP"])
+    assert row["importance vs baseline"] == pytest.approx(runs.loc["importance", "baseline EDP"] /
+                                                          runs.loc["importance", "best EDP"])
+    assert (tmp_path / "convergence.png").exists()
+    assert (tmp_path / "runs" / "squeezenet-index-seed0" / "best.yaml").exists()

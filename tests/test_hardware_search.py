@@ -189,3 +189,46 @@ def test_runs_stored_before_axis_dims_resume_in_their_own_space():
     cfg = HardwareSearchConfig.from_dict(old)
     assert (cfg.axis_dims, cfg.final_budget) == (1, None)
     assert HardwareSearchConfig.from_dict(CONFIG.to_dict()) == CONFIG
+    assert HardwareSearchConfig.from_dict(old).encoding == "importance"
+    with pytest.raises(ValueError, match="encoding: 'gray'"):
+        HardwareSearchConfig(baseline="eyeriss", networks=("alexnet",), encoding="gray")
+
+
+def test_index_encoding_runs_hardware_and_mappings_by_index(tmp_path):
+    """--encoding index: index genomes for the parallel dims and cma-index for every inner mapping search."""
+    from dataclasses import replace
+
+    from naas.hardware_search import DesignEvaluator
+    from naas.hardware_space import HardwareSpace
+
+    cfg = replace(CONFIG, encoding="index", budget=9, final_budget=None)
+    run_hardware_search(cfg, tmp_path / "run")
+    store = RunStore(tmp_path / "run")
+    try:
+        designs = store.designs()
+        base_fit = designs[designs.generation == -1].fitness.iloc[0]
+    finally:
+        store.close()
+    size = HardwareSpace(load_accelerator("shidiannao"), "full", encoding="index").size
+    assert size == HardwareSpace(load_accelerator("shidiannao"), "full").size - 5
+    assert all(len(k) == 16 * size for k in designs[designs.generation >= 0].genome_key)  # float64 hex
+    shidiannao = load_accelerator("shidiannao")
+    assert DesignEvaluator(cfg).cost(shidiannao, True)[0] == pytest.approx(base_fit, rel=1e-12)
+    assert DesignEvaluator(CONFIG).cost(shidiannao, True)[0] != pytest.approx(base_fit, rel=1e-6)
+
+
+def test_resume_refuses_a_run_searched_over_another_genome(tmp_path):
+    """A run whose optimizer state has another genome length (an older space) is refused, not corrupted."""
+    from dataclasses import replace
+
+    run = tmp_path / "run"
+    run_hardware_search(replace(CONFIG, budget=5, final_budget=None), run)
+    store = RunStore(run)
+    n = store.count()
+    store.set_meta("config", replace(CONFIG, mode="sizing", budget=20).to_dict())
+    store.close()
+    with pytest.raises(RunFolderError, match="searched over 15 genes; this naas's sizing space has 4"):
+        run_hardware_search(None, run, resume=True)
+    store = RunStore(run)
+    assert store.count() == n
+    store.close()

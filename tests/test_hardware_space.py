@@ -12,14 +12,14 @@ from naas.hardware_space import ARRAY_STEP, BUFFER_STEP, MODES, HardwareSpace
 BASELINES = {name: load_accelerator(name) for name in builtin_accelerators()}
 
 
-@pytest.mark.parametrize("axis_dims", (1, 3))
+@pytest.mark.parametrize("axis_dims,encoding", ((1, "importance"), (3, "importance"), (3, "index")))
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", sorted(BASELINES))
 @settings(max_examples=40, deadline=None)
 @given(genome=st.lists(st.floats(-0.5, 1.5), min_size=15, max_size=15))
-def test_decoded_designs_respect_caps_and_steps(name, mode, axis_dims, genome):
+def test_decoded_designs_respect_caps_and_steps(name, mode, axis_dims, encoding, genome):
     base = BASELINES[name]
-    hs = HardwareSpace(base, mode, axis_dims=axis_dims)
+    hs = HardwareSpace(base, mode, axis_dims=axis_dims, encoding=encoding)
     acc = hs.decode(np.array(genome[:hs.size]))
     assert hs.fits(acc)
     assert acc.num_pes <= base.num_pes and acc.onchip_bytes <= base.onchip_bytes
@@ -38,11 +38,12 @@ def test_decoded_designs_respect_caps_and_steps(name, mode, axis_dims, genome):
             assert len(dims) == len(acc.array)
 
 
+@pytest.mark.parametrize("encoding", ("importance", "index"))
 @pytest.mark.parametrize("axis_dims", (1, 2, 3))
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", sorted(BASELINES))
-def test_baseline_warm_start_round_trips(name, mode, axis_dims):
-    hs = HardwareSpace(BASELINES[name], mode, axis_dims=axis_dims)
+def test_baseline_warm_start_round_trips(name, mode, axis_dims, encoding):
+    hs = HardwareSpace(BASELINES[name], mode, axis_dims=axis_dims, encoding=encoding)
     b = hs.baseline_in_space()
     assert hs.fits(b)
     again = hs.decode(hs.encode(b))
@@ -95,3 +96,45 @@ def test_connectivity_by_importance():
 def test_bad_mode():
     with pytest.raises(ValueError, match="mode: 'both'"):
         HardwareSpace(BASELINES["eyeriss"], "both")
+
+
+def test_sizing_genome_has_only_live_genes():
+    """Sizing keeps the baseline's axes: a size gene per baseline axis, L1 and L2, nothing else."""
+    for name, base in BASELINES.items():
+        hs = HardwareSpace(base, "sizing")
+        assert hs.size == len(base.array) + 2, name
+        g = hs.encode(base)
+        for i in range(hs.size):  # every gene changes the design
+            moved = g.copy()
+            moved[i] = 0.0 if g[i] > 0.5 else 1.0
+            a, b = hs.decode(g), hs.decode(moved)
+            assert (a.array, a.l1_bytes, a.l2_bytes) != (b.array, b.l1_bytes, b.l2_bytes), (name, i)
+
+
+@pytest.mark.parametrize("name", sorted(BASELINES))
+@settings(max_examples=60, deadline=None)
+@given(genome=st.lists(st.floats(0.0, 1.0), min_size=15, max_size=15))
+def test_index_and_importance_encodings_span_the_same_designs(name, genome):
+    """Any design the importance genome reaches, an index genome reaches too, and back."""
+    imp = HardwareSpace(BASELINES[name], "full", encoding="importance")
+    idx = HardwareSpace(BASELINES[name], "full", encoding="index")
+    assert idx.size == imp.size - 5
+    for src, dst in ((imp, idx), (idx, imp)):
+        acc = src.decode(np.array(genome[:src.size]))
+        again = dst.decode(dst.encode(acc))
+        assert (again.array, again.l1_bytes, again.l2_bytes) == (acc.array, acc.l1_bytes, acc.l2_bytes)
+
+
+def test_connectivity_by_index():
+    """One gene: the order of (K, C, Y, X, R, S) among the 720 permutations, lexicographic."""
+    hs = HardwareSpace(BASELINES["eyeriss"], "connectivity", encoding="index", axis_dims=1)
+    g = np.full(hs.size, 0.5)
+    g[hs.G_AXES] = 0.9  # three axes
+    g[hs.G_IMPORTANCE] = 0.0  # permutation 0: K C Y X R S
+    assert [a.dims[0] for a in hs.decode(g).array] == ["K", "C", "Y"]
+    g[hs.G_IMPORTANCE] = 1.0  # the last: S R X Y C K
+    assert [a.dims[0] for a in hs.decode(g).array] == ["S", "R", "X"]
+    g[hs.G_IMPORTANCE] = (120 * 2 + 0.5) / 720  # the first order that starts with Y (index 240)
+    assert [a.dims[0] for a in hs.decode(g).array] == ["Y", "K", "C"]
+    with pytest.raises(ValueError, match="encoding: 'gray'"):
+        HardwareSpace(BASELINES["eyeriss"], "full", encoding="gray")

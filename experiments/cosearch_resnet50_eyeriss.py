@@ -51,7 +51,7 @@ def _run(folder: Path, start, budget: int) -> float:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--ofa-data", default=None, help="folder with OFA's predictor files ($NAAS_OFA_DATA)")
-    p.add_argument("--budget", type=int, default=161, help="hardware designs per search (default 161)")
+    p.add_argument("--budget", type=int, default=600, help="hardware designs per search (default 600: 601, whole generations)")
     p.add_argument("--popsize", type=int, default=8)
     p.add_argument("--inner-budget", type=int, default=300)
     p.add_argument("--subnet-population", type=int, default=16)

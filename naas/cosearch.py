@@ -19,13 +19,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import pickle
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-import cma
 import numpy as np
 
 from cost_model.accelerator import accelerator_from_dict, load_accelerator, save_accelerator
@@ -36,7 +34,8 @@ from nn_space.ofa_spaces import SubnetSpace
 from nn_space.zoo import get_network
 
 from .executor import Executor, InlineExecutor
-from .hardware_search import RunFolderError, SearchProgress, network_summary
+from .hardware_search import network_summary
+from .outer_loop import RunFolderError, SearchProgress, new_optimizer, run_generations, stored_optimizer
 from .hardware_space import HardwareSpace
 from .run_store import RunStore, genome_key
 
@@ -270,10 +269,11 @@ def _cosearch(config: CosearchConfig, store: RunStore, data_dir, executor: Execu
     predictor = load_predictor(config.space, data_dir)
     space = predictor.space
     bound = resolve_bound(config, predictor)
-    store.set_meta("accuracy_bound", bound)
-    store.set_meta("accuracy_label", ACCURACY_LABEL)
     baseline = load_accelerator(config.baseline)
     hw_space = HardwareSpace(baseline, "full", axis_dims=config.axis_dims)
+    stored = stored_optimizer(store, hw_space.size, "co-search")  # checked before anything is added
+    store.set_meta("accuracy_bound", bound)
+    store.set_meta("accuracy_label", ACCURACY_LABEL)
     ref = reference_subnet(space)
 
     base_genome = np.full(hw_space.size, -1.0)
@@ -297,47 +297,12 @@ def _cosearch(config: CosearchConfig, store: RunStore, data_dir, executor: Execu
     if store.find(x0) is None:
         warm = hw_space.decode(x0, name=f"{baseline.name}-cosearch-warm-start")
         _commit(store, 0, x0, warm.to_dict(), evaluate_design(task(0, x0, warm)))
-    checkpoint = store.latest_checkpoint()
-    if checkpoint is None:
-        opts = {"bounds": [0.0, 1.0], "seed": 1 + 7919 * config.seed, "verbose": -9,
-                "randn": np.random.RandomState(1 + 7919 * config.seed).randn}
-        if config.popsize:
-            opts["popsize"] = config.popsize
-        es = cma.CMAEvolutionStrategy(x0, config.sigma0, opts)
-        generation = 1
-    else:
-        done, state = checkpoint
-        es = pickle.loads(state)
-        generation = done + 1
-    generations = math.ceil(max(0, config.budget - 1) / es.popsize)
-    total = 1 + generations * es.popsize
-    t0, fresh = time.perf_counter(), 0
-    while generation <= generations:
-        X = np.array(es.ask())
-        accs = [hw_space.decode(x, name=f"{baseline.name}-cosearch-g{generation}-{i}") for i, x in enumerate(X)]
-        todo = [i for i, x in enumerate(X) if store.find(x) is None]
-        # results arrive in task order; each is committed as soon as it (and those before it) are done
-        outcomes = iter(executor.map_ordered(evaluate_design, [task(generation, X[i], accs[i]) for i in todo]))
-        fitness = np.full(len(X), np.nan)
-        for i, x in enumerate(X):
-            reused = i not in todo
-            if not reused:
-                _commit(store, generation, x, accs[i].to_dict(), next(outcomes))
-                fresh += 1
-            found = store.find(x)
-            fitness[i] = np.nan if found[1] is None else found[1]
-            if progress:
-                best = store.best()
-                progress(SearchProgress(
-                    evaluated=1 + (generation - 1) * es.popsize + i + 1, total=total, generation=generation,
-                    fitness=None if np.isnan(fitness[i]) else float(fitness[i]),
-                    best=best["fitness"] if best else None, baseline=base_fit,
-                    designs_per_s=fresh / max(1e-9, time.perf_counter() - t0), reused=reused))
-        logs = np.log(fitness)
-        worst = np.nanmax(logs) if np.isfinite(logs).any() else 0.0
-        es.tell(list(X), np.where(np.isnan(logs), worst + 1.0, logs).tolist())
-        store.save_checkpoint(generation, pickle.dumps(es))
-        generation += 1
+    es, done = stored or (new_optimizer(x0, config.sigma0, config.seed, config.popsize), 0)
+    run_generations(store, es, done + 1, config.budget,
+                    decode=lambda g, i, x: hw_space.decode(x, name=f"{baseline.name}-cosearch-g{g}-{i}"),
+                    make_task=task, worker=evaluate_design,
+                    commit=lambda g, x, acc, outcome: _commit(store, g, x, acc.to_dict(), outcome),
+                    executor=executor, progress=progress, baseline_fitness=base_fit)
 
     best = store.best()
     if best is None:

@@ -15,14 +15,12 @@ budget is counted in designs, the warm start included, and rounded up to whole g
 from __future__ import annotations
 
 import math
-import pickle
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-import cma
 import numpy as np
 
 from cost_model.accelerator import Accelerator, accelerator_from_dict, load_accelerator, save_accelerator
@@ -34,11 +32,8 @@ from nn_space.zoo import get_network
 
 from .executor import Executor, InlineExecutor
 from .hardware_space import HardwareSpace
+from .outer_loop import RunFolderError, SearchProgress, new_optimizer, run_generations, stored_optimizer
 from .run_store import RunStore
-
-
-class RunFolderError(ValueError):
-    """The run folder cannot be used as asked (exists already, or holds no run to resume)."""
 
 
 @dataclass(frozen=True)
@@ -74,21 +69,6 @@ class HardwareSearchConfig:
     def from_dict(cls, d: dict) -> "HardwareSearchConfig":
         # runs stored before these fields existed: one dim per axis, no final re-costing
         return cls(**{"axis_dims": 1, "final_budget": None, **d, "networks": tuple(d["networks"])})
-
-
-@dataclass
-class SearchProgress:
-    """What a progress callback sees after each design."""
-
-    evaluated: int
-    total: int
-    generation: int
-    fitness: float | None
-    best: float | None
-    baseline: float | None
-    designs_per_s: float
-    reused: bool = False
-    extra: dict = field(default_factory=dict)
 
 
 def network_summary(cost: NetworkCost) -> dict[str, float]:
@@ -176,11 +156,7 @@ def _search(config: HardwareSearchConfig, store: RunStore, progress, executor: E
     space = HardwareSpace(baseline, config.mode, axis_dims=config.axis_dims, encoding=config.encoding)
     evaluator = DesignEvaluator(config)
     searched = config.mode == "full"
-    checkpoint = store.latest_checkpoint()
-    es = None if checkpoint is None else pickle.loads(checkpoint[1])
-    if es is not None and es.N != space.size:  # checked before anything is added to the store
-        raise RunFolderError(f"--resume: {str(store.folder)!r} was searched over {es.N} genes; this naas's "
-                             f"{config.mode} space has {space.size} (stored by an older version; rerun it)")
+    stored = stored_optimizer(store, space.size, config.mode)  # checked before anything is added
 
     # The baseline at its best mapping (searched, within its own dataflow): the reference for the report.
     base_genome = np.full(space.size, -1.0)  # a key no decoded design can have
@@ -191,49 +167,17 @@ def _search(config: HardwareSearchConfig, store: RunStore, progress, executor: E
     x0 = space.encode(space.baseline_in_space())
     if store.find(x0) is None:  # the warm start is design 1
         _record(store, evaluator, 0, x0, space.decode(x0, name=f"{baseline.name}-naas-warm-start"), searched)
-    if es is None:
-        # A private random stream: cma samples from numpy's global RandomState by default, which every
-        # inner mapping search reseeds; the outer stream must survive that, and pickling, unchanged.
-        opts = {"bounds": [0.0, 1.0], "seed": 1 + 7919 * config.seed, "verbose": -9,
-                "randn": np.random.RandomState(1 + 7919 * config.seed).randn}
-        if config.popsize:
-            opts["popsize"] = config.popsize
-        es = cma.CMAEvolutionStrategy(x0, config.sigma0, opts)
-        generation = 1
-    else:
-        generation = checkpoint[0] + 1
-    generations = math.ceil(max(0, config.budget - 1) / es.popsize)
-    total = 1 + generations * es.popsize
-    t0 = time.perf_counter()
-    fresh = 0
-    while generation <= generations:
-        X = np.array(es.ask())
-        accs = [space.decode(x, name=f"{baseline.name}-naas-g{generation}-{i}") for i, x in enumerate(X)]
-        todo = [i for i, x in enumerate(X) if store.find(x) is None]
-        # results arrive in task order wherever they ran; each is committed as soon as it is available
-        outcomes = iter(executor.map_ordered(evaluate_hardware_design,
-                                             [(config.to_dict(), accs[i].to_dict(), searched) for i in todo]))
-        fitness = np.full(len(X), np.nan)
-        for i, x in enumerate(X):
-            reused = i not in todo
-            if not reused:
-                fit, res, err, seconds = next(outcomes)
-                store.add_design(generation, x, accs[i].to_dict(), fit, res, err, seconds)
-                fresh += 1
-            found = store.find(x)
-            fitness[i] = np.nan if found[1] is None else found[1]
-            if progress:
-                best = store.best()
-                progress(SearchProgress(
-                    evaluated=1 + (generation - 1) * es.popsize + i + 1, total=total, generation=generation,
-                    fitness=None if np.isnan(fitness[i]) else float(fitness[i]),
-                    best=best["fitness"] if best else None, baseline=base_fit,
-                    designs_per_s=fresh / max(1e-9, time.perf_counter() - t0), reused=reused))
-        logs = np.log(fitness)
-        worst = np.nanmax(logs) if np.isfinite(logs).any() else 0.0
-        es.tell(list(X), np.where(np.isnan(logs), worst + 1.0, logs).tolist())
-        store.save_checkpoint(generation, pickle.dumps(es))
-        generation += 1
+    es, done = stored or (new_optimizer(x0, config.sigma0, config.seed, config.popsize), 0)
+
+    def commit(generation: int, x: np.ndarray, acc: Accelerator, outcome: tuple) -> None:
+        fit, res, err, seconds = outcome
+        store.add_design(generation, x, acc.to_dict(), fit, res, err, seconds)
+
+    run_generations(store, es, done + 1, config.budget,
+                    decode=lambda g, i, x: space.decode(x, name=f"{baseline.name}-naas-g{g}-{i}"),
+                    make_task=lambda g, x, acc: (config.to_dict(), acc.to_dict(), searched),
+                    worker=evaluate_hardware_design, commit=commit, executor=executor, progress=progress,
+                    baseline_fitness=base_fit)
 
     best = store.best()
     if best is None:

@@ -27,7 +27,7 @@ def test_naas_vs_baselines_quick(tmp_path, capsys):
     summary = pd.read_csv(tmp_path / "summary.csv")
     row = summary.iloc[0]
     assert row["EDP reduction"] == __import__("pytest").approx(row["speedup"] * row["energy saving"])
-    assert (tmp_path / "summary.png").exists() and (tmp_path / "shidiannao-full-seed0" / "best.yaml").exists()
+    assert (tmp_path / "summary.png").exists() and (tmp_path / "shidiannao-full-alexnet-seed0" / "best.yaml").exists()
 
 
 def test_encoding_ablation_hardware_quick(tmp_path, capsys):

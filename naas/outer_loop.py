@@ -1,0 +1,108 @@
+"""The outer CMA-ES loop the hardware search and the co-search share: ask a generation, reuse designs already
+in the run store, evaluate the rest on an executor, commit each as it arrives, tell, checkpoint.
+
+Resumable by construction: the optimizer state is checkpointed after every generation, so a resumed run
+re-asks the interrupted generation (the same candidates) and reuses every design committed before the stop.
+"""
+from __future__ import annotations
+
+import math
+import pickle
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import cma
+import numpy as np
+
+from .executor import Executor
+from .run_store import RunStore
+
+
+class RunFolderError(ValueError):
+    """The run folder cannot be used as asked (exists already, holds no run, or another search space)."""
+
+
+@dataclass
+class SearchProgress:
+    """What a progress callback sees after each design."""
+
+    evaluated: int
+    total: int
+    generation: int
+    fitness: float | None
+    best: float | None
+    baseline: float | None
+    designs_per_s: float
+    reused: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def stored_optimizer(store: RunStore, genes: int, what: str) -> tuple[Any, int] | None:
+    """(optimizer, last finished generation) from the store's latest checkpoint, or None for a new run.
+
+    Refuses (``RunFolderError``) a checkpoint over another number of genes, e.g. a run stored by an older
+    version of the space; call it before adding anything to the store.
+    """
+    checkpoint = store.latest_checkpoint()
+    if checkpoint is None:
+        return None
+    es = pickle.loads(checkpoint[1])
+    if es.N != genes:
+        raise RunFolderError(f"--resume: {str(store.folder)!r} was searched over {es.N} genes; this naas's "
+                             f"{what} space has {genes} (stored by an older version; rerun it)")
+    return es, checkpoint[0]
+
+
+def new_optimizer(x0: np.ndarray, sigma0: float, seed: int, popsize: int | None) -> cma.CMAEvolutionStrategy:
+    """CMA-ES over genes in [0, 1] from ``x0``, with a private random stream.
+
+    cma samples from numpy's global RandomState by default, which every inner mapping search reseeds; the
+    outer stream must survive that, and pickling, unchanged.
+    """
+    opts = {"bounds": [0.0, 1.0], "seed": 1 + 7919 * seed, "verbose": -9,
+            "randn": np.random.RandomState(1 + 7919 * seed).randn}
+    if popsize:
+        opts["popsize"] = popsize
+    return cma.CMAEvolutionStrategy(x0, sigma0, opts)
+
+
+def run_generations(store: RunStore, es, first_generation: int, budget: int,
+                    decode: Callable[[int, int, np.ndarray], Any],
+                    make_task: Callable[[int, np.ndarray, Any], Any], worker: Callable[[Any], Any],
+                    commit: Callable[[int, np.ndarray, Any, Any], None], executor: Executor,
+                    progress: Callable[[SearchProgress], None] | None, baseline_fitness: float | None) -> None:
+    """Generations ``first_generation``.. until ``budget`` designs (warm start included, whole generations).
+
+    ``decode(generation, i, genome)`` gives the design, ``make_task(generation, genome, design)`` the picklable
+    task ``worker`` evaluates (on ``executor``), ``commit(generation, genome, design, outcome)`` stores it.
+    Fitness is read back from the store (NULL = infeasible: told a value just worse than the generation's worst).
+    """
+    generations = math.ceil(max(0, budget - 1) / es.popsize)
+    total = 1 + generations * es.popsize
+    t0, fresh = time.perf_counter(), 0
+    for generation in range(first_generation, generations + 1):
+        X = np.array(es.ask())
+        designs = [decode(generation, i, x) for i, x in enumerate(X)]
+        todo = [i for i, x in enumerate(X) if store.find(x) is None]
+        # results arrive in task order wherever they ran; each is committed as soon as it is available
+        outcomes = iter(executor.map_ordered(worker, [make_task(generation, X[i], designs[i]) for i in todo]))
+        fitness = np.full(len(X), np.nan)
+        for i, x in enumerate(X):
+            reused = i not in todo
+            if not reused:
+                commit(generation, x, designs[i], next(outcomes))
+                fresh += 1
+            found = store.find(x)
+            fitness[i] = np.nan if found[1] is None else found[1]
+            if progress:
+                best = store.best()
+                progress(SearchProgress(
+                    evaluated=1 + (generation - 1) * es.popsize + i + 1, total=total, generation=generation,
+                    fitness=None if np.isnan(fitness[i]) else float(fitness[i]),
+                    best=best["fitness"] if best else None, baseline=baseline_fitness,
+                    designs_per_s=fresh / max(1e-9, time.perf_counter() - t0), reused=reused))
+        logs = np.log(fitness)
+        worst = np.nanmax(logs) if np.isfinite(logs).any() else 0.0
+        es.tell(list(X), np.where(np.isnan(logs), worst + 1.0, logs).tolist())
+        store.save_checkpoint(generation, pickle.dumps(es))

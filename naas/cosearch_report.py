@@ -25,8 +25,18 @@ def subnet_points(store: RunStore) -> pd.DataFrame:
     return subs
 
 
-def cosearch_table(store: RunStore) -> pd.DataFrame:
-    """The reference network on the baseline vs the best design with its best subnet."""
+def final_costs_of(store: RunStore) -> dict | None:
+    """The co-search's re-costing at its final budget, if it holds for the current best design."""
+    fin, best = store.get_meta("final"), store.best()
+    return fin if fin is not None and best is not None and fin["best_id"] == best["id"] else None
+
+
+def cosearch_table(store: RunStore, final: bool = True) -> pd.DataFrame:
+    """The reference network on the baseline vs the best design with its best subnet.
+
+    With ``final`` (default) and a run re-costed at its final budget, EDP, energy and cycles are those
+    larger-budget costs ("search EDP" keeps the costs the search ranked by); otherwise the search's costs.
+    """
     config = store.get_meta("config")
     best = store.best()
     designs = store.designs()
@@ -35,18 +45,24 @@ def cosearch_table(store: RunStore) -> pd.DataFrame:
     base = results[results.design_id == base_id].set_index("network")
     ref_sub = store.design_subnets(base_id)[0]
     sub = store.design_subnets(best["id"])[0]
+    fin = final_costs_of(store) if final else None
     rows = []
     names = sorted(base.index, key=lambda n: n != config.get("reference_network"))  # the reference first
     for name in names:
         r = base.loc[name]
-        rows.append({"what": f"{name} on {config['baseline']}", "EDP": r.edp, "energy": r.energy,
-                     "cycles": r.cycles, "GMACs": ref_sub["macs"] / 1e9 if name == "reference-subnet" else np.nan,
+        costs = fin["reference"][name] if fin else {"edp": r.edp, "energy": r.energy, "cycles": r.cycles}
+        rows.append({"what": f"{name} on {config['baseline']}", "EDP": costs["edp"], "energy": costs["energy"],
+                     "cycles": costs["cycles"], "search EDP": r.edp,
+                     "GMACs": ref_sub["macs"] / 1e9 if name == "reference-subnet" else np.nan,
                      "accuracy": ref_sub["accuracy"] if name == "reference-subnet" else np.nan})
-    rows.append({"what": "co-searched subnet on co-searched design", "EDP": sub["edp"], "energy": sub["energy"],
-                 "cycles": sub["cycles"], "GMACs": sub["macs"] / 1e9, "accuracy": sub["accuracy"]})
+    costs = fin["best"] if fin else sub
+    rows.append({"what": "co-searched subnet on co-searched design", "EDP": costs["edp"],
+                 "energy": costs["energy"], "cycles": costs["cycles"], "search EDP": sub["edp"],
+                 "GMACs": sub["macs"] / 1e9, "accuracy": sub["accuracy"]})
     table = pd.DataFrame(rows)
     reference = table.EDP.iloc[0]
     table["EDP reduction vs first row"] = reference / table.EDP
+    table["mapping budget"] = fin["budget"] if fin else config["inner_budget"]
     return table
 
 
@@ -65,7 +81,9 @@ def write_cosearch_report(store: RunStore, out: Path) -> list[Path]:
     table.to_csv(files[0], index=False)
     files[1].write_text(
         f"# Co-search ({config['space']}) under {config['baseline']}'s resources\n\n"
-        f"accuracy = {ACCURACY_LABEL}; bound {bound:.6f}\n\n"
+        f"accuracy = {ACCURACY_LABEL}; bound {bound:.6f}; EDP, energy and cycles at "
+        f"{table['mapping budget'].iloc[0]} mapping evaluations per layer shape (search EDP: at the search's "
+        f"inner budget, {config['inner_budget']})\n\n"
         + table.to_markdown(index=False, floatfmt=".4g") + "\n")
     points.to_csv(files[2], index=False)
     front.to_csv(files[3], index=False)
@@ -93,7 +111,7 @@ def write_cosearch_report(store: RunStore, out: Path) -> list[Path]:
     ax.scatter(np.arange(1, len(fit) + 1), fit, s=10, alpha=0.5, label="design (its best subnet)")
     ax.plot(np.arange(1, len(fit) + 1), np.fmin.accumulate(np.where(np.isnan(fit), np.inf, fit)), color="C1",
             label="best so far")
-    ax.axhline(table.EDP.iloc[0], color="k", ls="--", label=table.what.iloc[0])
+    ax.axhline(table["search EDP"].iloc[0], color="k", ls="--", label=table.what.iloc[0])
     ax.set_yscale("log")
     ax.set_xlabel("hardware designs evaluated")
     ax.set_ylabel("EDP")

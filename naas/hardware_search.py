@@ -32,7 +32,8 @@ from nn_space.zoo import get_network
 
 from .executor import Executor, InlineExecutor
 from .hardware_space import HardwareSpace
-from .outer_loop import RunFolderError, SearchProgress, new_optimizer, run_generations, stored_optimizer
+from .outer_loop import (RunFolderError, SearchProgress, best_and_stored_final, new_optimizer, run_generations,
+                         stored_optimizer)
 from .run_store import RunStore
 
 
@@ -184,9 +185,8 @@ def _search(config: HardwareSearchConfig, store: RunStore, progress, executor: E
         raise NetworkEvaluationError(["no design in the search could map every layer"], None)
     best_acc = space.decode(np.array(best["genome"]), name=f"{baseline.name}-naas")
     save_accelerator(best_acc, store.folder / "best.yaml")
-    final = store.get_meta("final")
-    if config.final_budget and (final is None or final["best_id"] != best["id"]):
-        store.set_meta("final", final_costs(config, baseline, best_acc, best["id"]))
+    if config.final_budget:
+        record_final_costs(store, config.final_budget)
     best["baseline_fitness"] = base_fit
     return best
 
@@ -204,6 +204,23 @@ def final_costs(config: HardwareSearchConfig, baseline: Accelerator, best_acc: A
         fit, res, err = evaluator.cost(acc, searched)
         out[key] = {"fitness": fit, "networks": res, "error": err}
     return out
+
+
+def record_final_costs(store: RunStore, budget: int) -> dict:
+    """``final_costs`` at ``budget`` for the run's current best, stored as the run's "final" (computed once).
+
+    Also for a run stored without a final budget (``naas report`` and the experiments compare at it then).
+    """
+    config = replace(HardwareSearchConfig.from_dict(store.get_meta("config")), final_budget=budget)
+    best, final = best_and_stored_final(store, budget, "no design in the search could map every layer")
+    if final is not None:
+        return final
+    baseline = load_accelerator(config.baseline)
+    space = HardwareSpace(baseline, config.mode, axis_dims=config.axis_dims, encoding=config.encoding)
+    best_acc = space.decode(np.array(best["genome"]), name=f"{baseline.name}-naas")
+    final = final_costs(config, baseline, best_acc, best["id"])
+    store.set_meta("final", final)
+    return final
 
 
 def print_progress(p: SearchProgress, stream=sys.stderr) -> None:

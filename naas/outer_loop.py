@@ -15,6 +15,8 @@ from typing import Any, Callable
 import cma
 import numpy as np
 
+from cost_model.evaluate import NetworkEvaluationError
+
 from .executor import Executor
 from .run_store import RunStore
 
@@ -106,3 +108,17 @@ def run_generations(store: RunStore, es, first_generation: int, budget: int,
         worst = np.nanmax(logs) if np.isfinite(logs).any() else 0.0
         es.tell(list(X), np.where(np.isnan(logs), worst + 1.0, logs).tolist())
         store.save_checkpoint(generation, pickle.dumps(es))
+
+
+def best_and_stored_final(store: RunStore, budget: int, nothing_found: str) -> tuple[dict, dict | None]:
+    """The run's best design and its re-costing at ``budget`` if already stored ("final" meta), else None.
+
+    Raises ``NetworkEvaluationError(nothing_found)`` if no design has a fitness.
+    """
+    best = store.best()
+    if best is None:
+        raise NetworkEvaluationError([nothing_found], None)
+    final = store.get_meta("final")
+    if final is not None and final["best_id"] == best["id"] and final["budget"] == budget:
+        return best, final
+    return best, None

@@ -2,9 +2,17 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+from cost_model.blas_kernels import pin_openblas_kernels
+
+# The test process costs designs itself and compares them with worker processes' rows: both must run the
+# same OpenBLAS kernels, so pin them here, before any test module loads numpy.
+NUMPY_LOADED_BEFORE_PIN = "numpy" in sys.modules
+pin_openblas_kernels()
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -8,13 +8,17 @@ import pandas as pd
 import pytest
 
 from naas.cli import main
+from cost_model.accelerator import load_accelerator
+from mapping.network_search import MappingCache, SearchSettings, search_network
 from naas.cosearch import ACCURACY_TOLERANCE, CosearchConfig, run_cosearch
-from naas.cosearch_report import pareto_front
+from naas.cosearch_report import cosearch_table, pareto_front
+from nn_space.accuracy import load_predictor
+from nn_space.zoo import get_network
 from naas.executor import LocalProcessExecutor
 from naas.run_store import RunStore
 
 TINY = dict(space="ofa-resnet50", baseline="eyeriss", budget=5, popsize=2, inner_budget=40,
-            subnet_population=4, subnet_generations=1, seed_subnets=2)
+            subnet_population=4, subnet_generations=1, seed_subnets=2, final_budget=80)
 
 
 def _rows(folder):
@@ -52,6 +56,35 @@ def test_every_costed_subnet_meets_the_bound(tiny_run):
     assert json.loads((folder / "best_subnet.json").read_text())["accuracy"] == best["subnet"]["accuracy"]
 
 
+def test_final_costs_are_larger_budget_costs_of_reference_and_best(tiny_run, ofa_data):
+    """The compared costs: ResNet-50 on Eyeriss and the best subnet on the best design, both re-costed."""
+    folder, best = tiny_run
+    fin = best["final"]
+    assert fin["budget"] == 80 and fin["best_id"] == best["id"]
+    settings = SearchSettings(budget=80, seed=0)
+    ref = search_network(get_network("resnet50"), load_accelerator("eyeriss"), settings, MappingCache())
+    assert fin["reference"]["resnet50"]["edp"] == pytest.approx(ref.edp)
+    space = load_predictor("ofa-resnet50", str(ofa_data)).space
+    sub = search_network(space.layers(space.from_dict(best["subnet"]["config"])),
+                         load_accelerator(folder / "best.yaml"), settings, MappingCache())
+    assert fin["best"]["edp"] == pytest.approx(sub.edp)
+    assert fin["best"]["edp"] != pytest.approx(best["fitness"])  # not the search's (inner budget 40) cost
+    store = RunStore(folder)
+    try:
+        table, ranked = cosearch_table(store), cosearch_table(store, final=False)
+    finally:
+        store.close()
+    assert table.EDP.iloc[0] == pytest.approx(ref.edp) and table.EDP.iloc[-1] == pytest.approx(sub.edp)
+    assert ranked.EDP.iloc[-1] == pytest.approx(best["fitness"]) == table["search EDP"].iloc[-1]
+    assert list(table["mapping budget"].unique()) == [80] and list(ranked["mapping budget"].unique()) == [40]
+
+
+def test_config_stored_before_final_budget_means_no_recosting():
+    old = {k: v for k, v in CosearchConfig(**TINY).to_dict().items() if k not in ("axis_dims", "final_budget")}
+    cfg = CosearchConfig.from_dict(old)
+    assert (cfg.axis_dims, cfg.final_budget) == (1, None)
+
+
 def test_interrupted_and_resumed_equals_uninterrupted(tiny_run, ofa_data, tmp_path):
     folder, _ = tiny_run
     calls = []
@@ -81,10 +114,11 @@ def test_cli_cosearch_and_report(ofa_data, tmp_path, capsys):
     out = tmp_path / "cli"
     rc = main(["cosearch", "--space", "ofa-resnet50", "--baseline", "eyeriss", "--budget", "3", "--popsize", "2",
                "--inner-budget", "30", "--subnet-population", "3", "--subnet-generations", "1",
-               "--min-accuracy", "81", "--ofa-data", str(ofa_data), "--out", str(out), "--quiet"])
+               "--final-budget", "50", "--min-accuracy", "81", "--ofa-data", str(ofa_data), "--out", str(out), "--quiet"])
     text = capsys.readouterr().out
     assert rc == 0
     assert "bound 81.00%" in text and "predicted top-1 on OFA's holdout" in text
+    assert "re-costed with 50 mapping evaluations per layer shape" in text
     assert main(["report", str(out)]) == 0
     assert (out / "report" / "pareto.png").stat().st_size > 0
     front = pd.read_csv(out / "report" / "pareto.csv")
@@ -97,6 +131,7 @@ def test_cli_cosearch_and_report(ofa_data, tmp_path, capsys):
     (["--space", "ofa-vgg"], "space: unknown 'ofa-vgg'"),
     (["--ofa-data", "/nonexistent/ofa"], "'/nonexistent/ofa' is not a folder"),
     (["--budget", "0"], "--budget: 0"),
+    (["--final-budget", "-1"], "--final-budget: -1"),
 ])
 def test_cli_errors(args, message, tmp_path, capsys):
     assert main(["cosearch", "--out", str(tmp_path / "x"), *args]) == 2

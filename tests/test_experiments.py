@@ -46,3 +46,19 @@ def test_encoding_ablation_hardware_quick(tmp_path, capsys):
                                                           runs.loc["importance", "best EDP"])
     assert (tmp_path / "convergence.png").exists()
     assert (tmp_path / "runs" / "squeezenet-index-seed0" / "best.yaml").exists()
+
+
+def test_cosearch_resnet50_eyeriss_quick(tmp_path, capsys, ofa_data):
+    from experiments import cosearch_resnet50_eyeriss
+    assert cosearch_resnet50_eyeriss.main(["--quick", "--workers", "1", "--ofa-data", str(ofa_data),
+                                           "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "EDP, energy, cycles at 120 mapping evaluations per layer shape" in text
+    table = pd.read_csv(tmp_path / "table.csv")
+    assert list(table["EDP reduction"].round(9))[0] == 1.0
+    assert (table.EDP > 0).all() and (table["search EDP"] > 0).all()
+    assert (tmp_path / "report" / "pareto.png").stat().st_size > 0
+    # rerunning reuses both complete runs and their re-costing
+    assert cosearch_resnet50_eyeriss.main(["--quick", "--workers", "1", "--ofa-data", str(ofa_data),
+                                           "--out", str(tmp_path)]) == 0
+    assert pd.read_csv(tmp_path / "table.csv").equals(table)

@@ -1,0 +1,71 @@
+"""OpenBLAS kernel pinning: a seed gives the numbers committed under experiments/results on any x86-64 CPU."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+
+import pytest
+
+from cost_model import blas_kernels
+from naas.run_store import RunStore
+
+from .conftest import REPO
+
+RUN = REPO / "experiments" / "results" / "cosearch_resnet50_eyeriss" / "cosearch"
+
+# Imports naas before numpy (as the CLI, the experiments and the workers do), then re-costs the committed
+# co-search's warm-start design with its best subnet at the search's settings.
+RECOST = """
+import json, os, sys
+import naas  # pins OpenBLAS's kernels
+from cost_model.accelerator import accelerator_from_dict
+from mapping.network_search import MappingCache, SearchSettings, search_network
+from nn_space.accuracy import load_predictor
+acc, sub, budget, data = json.loads(sys.stdin.read())
+space = load_predictor("ofa-resnet50", data).space
+cost = search_network(space.layers(space.from_dict(sub)), accelerator_from_dict(acc),
+                      SearchSettings(budget=budget, seed=0), MappingCache())
+print(json.dumps({"edp": cost.edp, "coretype": os.environ.get("OPENBLAS_CORETYPE")}))
+"""
+
+
+def test_user_setting_wins_and_other_cpus_are_left_alone(monkeypatch):
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "SkylakeX")
+    assert blas_kernels.pin_openblas_kernels() == "SkylakeX"
+    monkeypatch.delenv("OPENBLAS_CORETYPE")
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
+    assert blas_kernels.pin_openblas_kernels() is None and "OPENBLAS_CORETYPE" not in os.environ
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(blas_kernels, "_cpu_flags", lambda: {"sse4_2", "avx"})
+    assert blas_kernels.pin_openblas_kernels() is None
+    monkeypatch.setattr(blas_kernels, "_cpu_flags", lambda: {"avx2", "fma", "avx512f"})
+    assert blas_kernels.pin_openblas_kernels() == "Haswell" == os.environ["OPENBLAS_CORETYPE"]
+
+
+def test_the_test_process_pinned_before_numpy_loaded():
+    from .conftest import NUMPY_LOADED_BEFORE_PIN
+    assert not NUMPY_LOADED_BEFORE_PIN  # else in-process and worker rows could differ on AVX-512 CPUs
+
+
+def test_a_fresh_process_reproduces_a_committed_search_result(ofa_data):
+    if not {"avx2", "fma"} <= blas_kernels._cpu_flags():
+        pytest.skip("kernels are pinned on x86-64 CPUs with AVX2 and FMA only")
+    store = RunStore(RUN)
+    try:
+        designs = store.designs()
+        warm = int(designs[designs.generation == 0].id.iloc[0])
+        acc = json.loads(store.db.execute("SELECT accelerator FROM designs WHERE id = ?", (warm,)).fetchone()[0])
+        sub = store.design_subnets(warm)[0]
+        budget = store.get_meta("config")["inner_budget"]
+    finally:
+        store.close()
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    out = subprocess.run([sys.executable, "-c", RECOST], input=json.dumps([acc, sub["config"], budget,
+                                                                          str(ofa_data)]),
+                         capture_output=True, text=True, env=env, cwd=REPO, check=True).stdout
+    got = json.loads(out)
+    assert got["coretype"] == "Haswell"
+    assert got["edp"] == sub["edp"]  # bit for bit (1.0401e18; the AVX-512 kernels gave 1.0411e18)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import platform
+from importlib import import_module
 
 PINNED_CORETYPE = "Haswell"
 
@@ -38,3 +39,66 @@ def pin_openblas_kernels() -> str | None:
         os.environ["OPENBLAS_CORETYPE"] = PINNED_CORETYPE
         return PINNED_CORETYPE
     return None
+
+
+def _openblas_function(*names: str):
+    """A function of the OpenBLAS this process has loaded (numpy's wheel prefixes its symbols), or None."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as f:
+            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line})
+    except OSError:
+        return None
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in names:
+            fn = getattr(lib, name, None)
+            if fn is not None:
+                return fn
+    return None
+
+
+def openblas_core() -> str | None:
+    """The kernel family the OpenBLAS loaded in this process uses (e.g. 'Haswell'), or None if unknown.
+
+    Call it after numpy is imported.
+    """
+    import ctypes
+
+    fn = _openblas_function("scipy_openblas_get_corename64_", "scipy_openblas_get_corename",
+                            "openblas_get_corename64_", "openblas_get_corename")
+    if fn is None:
+        return None
+    fn.restype = ctypes.c_char_p
+    core = fn()
+    return core.decode().strip() if core else None
+
+
+def openblas_threads() -> int | None:
+    """How many threads the loaded OpenBLAS uses, or None if unknown."""
+    fn = _openblas_function("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
+                            "openblas_get_num_threads64_", "openblas_get_num_threads")
+    return None if fn is None else int(fn())
+
+
+def limit_openblas_threads() -> int | None:
+    """One OpenBLAS thread in this process unless the user set OPENBLAS_NUM_THREADS; the count in effect.
+
+    cma's matrices are tiny (tens of genes), so more threads never help a search, but two processes whose
+    OpenBLAS threads spin against each other on shared cores run 2.6x slower (measured: two concurrent
+    co-search design evaluations took 10.7-15.5 s each with the default threads, 3.7-6.2 s with one; alone,
+    no difference). The command line calls this; the worker processes get the variable (naas.executor).
+    Works after numpy is loaded (OpenBLAS's own setter).
+    """
+    import_module("numpy")  # loads OpenBLAS
+
+    if not os.environ.get("OPENBLAS_NUM_THREADS"):
+        fn = _openblas_function("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+                                "openblas_set_num_threads64_", "openblas_set_num_threads")
+        if fn is not None:
+            fn(1)
+    return openblas_threads()

@@ -19,9 +19,11 @@ This is a reasonable fixed mapping, not an optimum: the mapping search (issue 3)
 """
 from __future__ import annotations
 
+import numpy as np
+
 from nn_space.layers import DIMS, ConvLayer
 
-from .spec import Mapping, MappingSpecError
+from .spec import F_DRAM, F_L1, F_L2, F_SPATIAL, Mapping, MappingSpecError
 
 # dataflow -> (L1 growth priority, L2 growth priority, L2 order, DRAM order); orders outermost first.
 DATAFLOW_RULES: dict[str, tuple[str, str, str, str]] = {
@@ -45,7 +47,7 @@ def _candidates(rest: int) -> list[int]:
 
 def default_mapping(layer: ConvLayer, acc) -> Mapping:
     """The dataflow's default mapping of ``layer`` on ``acc`` (see the module docstring)."""
-    from cost_model.evaluate import evaluate_stats, explain_status
+    from cost_model.evaluate import evaluate_mappings, explain_status
 
     l1_prio, l2_prio, l2_order, dram_order = DATAFLOW_RULES[acc.dataflow]
     bounds = list(layer.loop_bounds)
@@ -57,31 +59,27 @@ def default_mapping(layer: ConvLayer, acc) -> Mapping:
             spatial[d] = _spatial_factor(bounds[d], room)
             room //= spatial[d]
     rest = [-(-bounds[d] // spatial[d]) for d in range(7)]
-    l1, l2 = [1] * 7, [1] * 7
+    factors = np.ones((4, 7), dtype=np.int64)  # rows as F_*: L1, spatial, L2, DRAM
+    factors[F_SPATIAL], factors[F_DRAM] = spatial, rest
+    orders = np.array([[DIMS.index(c) for c in o] for o in (L1_ORDER, l2_order, dram_order)], dtype=np.int64)
 
-    def build(l1f, l2f, restf) -> Mapping:
-        return Mapping(dram=restf, l2=l2f, spatial=spatial, l1=l1f, dram_order=dram_order,
-                       l2_order=l2_order, l1_order=L1_ORDER, label=f"default {acc.dataflow}")
-
-    base = build(l1, l2, rest)
-    stats = evaluate_stats(layer, acc, base)
+    stats = evaluate_mappings(layer, acc, factors[None], orders[None])[0]
     if stats[0] != 0:
         raise MappingSpecError(f"layer {layer.name or layer.describe()!r} on {acc.name}: no default "
                                f"mapping fits: {explain_status(stats, acc)}")
-    for level, prio in ((l1, l1_prio), (l2, l2_prio)):
+    for row, prio in ((F_L1, l1_prio), (F_L2, l2_prio)):
         for name in prio:
             d = DIMS.index(name)
-            if rest[d] == 1:
+            rest_d = int(factors[F_DRAM, d])
+            if rest_d == 1:
                 continue
-            for f in _candidates(rest[d]):
-                trial_level = list(level)
-                trial_level[d] = f
-                trial_rest = list(rest)
-                trial_rest[d] = -(-rest[d] // f)
-                trial = build(trial_level if level is l1 else l1, trial_level if level is l2 else l2,
-                              trial_rest)
-                if evaluate_stats(layer, acc, trial)[0] == 0:
-                    level[d] = f
-                    rest = trial_rest
-                    break
-    return build(l1, l2, rest)
+            # every candidate at once; the largest that fits wins (as trying them largest first would)
+            cands = _candidates(rest_d)
+            trials = np.repeat(factors[None], len(cands), axis=0)
+            trials[:, row, d] = cands
+            trials[:, F_DRAM, d] = [-(-rest_d // f) for f in cands]
+            ok = np.flatnonzero(evaluate_mappings(layer, acc, trials,
+                                                  np.repeat(orders[None], len(cands), axis=0))[:, 0] == 0)
+            if len(ok):
+                factors = trials[ok[0]]
+    return Mapping.from_arrays(factors, orders, label=f"default {acc.dataflow}")

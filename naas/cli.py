@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from cost_model.accelerator import AcceleratorSpecError, builtin_accelerators, load_accelerator
+from cost_model.blas_kernels import limit_openblas_threads
 from cost_model.energy import ENERGY_TABLES, get_energy_table
 from cost_model.evaluate import NetworkCost, NetworkEvaluationError, evaluate_network
 from cost_model.units import UnitError
@@ -22,6 +23,7 @@ from nn_space.zoo import NETWORKS, get_network
 from naas.executor import ExecutorError
 from naas.sweep_spec import SweepSpecError
 
+SEARCH_BUDGET, COSEARCH_BUDGET = 60, 40  # default hardware designs of naas search / naas cosearch
 USER_ERRORS = (AcceleratorSpecError, LayerSpecError, MappingSpecError, UnitError, PredictorError, ExecutorError,
                SweepSpecError)
 
@@ -147,6 +149,7 @@ def cmd_search(args) -> int:
             raise CliError("--out: a run folder is required (or --resume RUN)")
         if args.mode not in MODES:
             raise CliError(f"--mode: {args.mode!r} (allowed: {', '.join(MODES)})")
+        args.budget = SEARCH_BUDGET if args.budget is None else args.budget
         for name, value in (("--budget", args.budget), ("--inner-budget", args.inner_budget)):
             if value < 1:
                 raise CliError(f"{name}: {value} (allowed: >= 1)")
@@ -168,7 +171,8 @@ def cmd_search(args) -> int:
     try:
         with make_executor(args.workers, args.scheduler) as executor:
             best = run_hardware_search(config, folder, resume=bool(args.resume),
-                                       progress=None if args.quiet else print_progress, executor=executor)
+                                       progress=None if args.quiet else print_progress, executor=executor,
+                                       budget=args.budget if args.resume else None)
     except RunFolderError as exc:
         raise CliError(str(exc)) from None
     base = best["baseline_fitness"]
@@ -217,6 +221,7 @@ def cmd_cosearch(args) -> int:
     else:
         if not args.out:
             raise CliError("--out: a run folder is required (or --resume RUN)")
+        args.budget = COSEARCH_BUDGET if args.budget is None else args.budget
         for name, value in (("--budget", args.budget), ("--inner-budget", args.inner_budget),
                             ("--subnet-population", args.subnet_population),
                             ("--subnet-generations", args.subnet_generations)):
@@ -237,6 +242,7 @@ def cmd_cosearch(args) -> int:
     try:
         with make_executor(args.workers, args.scheduler) as executor:
             best = run_cosearch(config, folder, resume=bool(args.resume), data_dir=args.ofa_data,
+                                budget=args.budget if args.resume else None,
                                 executor=executor, progress=None if args.quiet else print_progress)
     except RunFolderError as exc:
         raise CliError(str(exc)) from None
@@ -444,7 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--baseline", default="eyeriss", help="accelerator whose #PEs and on-chip memory cap the search")
     se.add_argument("--networks", default="resnet50", help="comma-separated built-in networks")
     se.add_argument("--mode", default="full", help="sizing, connectivity or full (connectivity + mapping search)")
-    se.add_argument("--budget", type=int, default=60, help="hardware designs to evaluate (whole generations)")
+    se.add_argument("--budget", type=int, default=None,
+                    help=f"hardware designs to evaluate (whole generations; {SEARCH_BUDGET}); with --resume: "
+                         "extend the run to this many")
     se.add_argument("--seed", type=int, default=0)
     se.add_argument("--inner-budget", type=int, default=500,
                     help="mapping-search evaluations per distinct layer shape (full mode)")
@@ -470,7 +478,9 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--min-accuracy", default=None, metavar="A",
                     help="accuracy bound: 'reference' (default: the predictor's value for ResNet-50's "
                          "configuration, or the largest MobileNetV3), a fraction or a percentage")
-    co.add_argument("--budget", type=int, default=40, help="hardware designs (whole generations)")
+    co.add_argument("--budget", type=int, default=None,
+                    help=f"hardware designs (whole generations; {COSEARCH_BUDGET}); with --resume: extend the "
+                         "run to this many")
     co.add_argument("--seed", type=int, default=0)
     co.add_argument("--inner-budget", type=int, default=300, help="mapping-search evaluations per layer shape")
     co.add_argument("--popsize", type=int, default=8, help="hardware CMA-ES population")
@@ -542,6 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    limit_openblas_threads()
     try:
         return args.func(args)
     except (CliError, *USER_ERRORS) as exc:

@@ -33,10 +33,11 @@ from nn_space.accuracy import ACCURACY_LABEL, AccuracyPredictor, load_predictor
 from nn_space.ofa_spaces import SubnetSpace
 from nn_space.zoo import get_network
 
+from .environment import check_resumed_environment, record_environment
 from .executor import Executor, InlineExecutor
 from .hardware_search import network_summary
-from .outer_loop import (RunFolderError, SearchProgress, best_and_stored_final, new_optimizer, run_generations,
-                         stored_optimizer)
+from .outer_loop import (RunFolderError, SearchProgress, best_and_stored_final, extend_budget, new_optimizer,
+                         run_generations, stored_optimizer)
 from .hardware_space import HardwareSpace
 from .run_store import RunStore, genome_key
 
@@ -210,8 +211,11 @@ def _design_seed(genome: np.ndarray) -> int:
 
 def run_cosearch(config: CosearchConfig | None, folder: str | Path, resume: bool = False,
                  data_dir: str | None = None, executor: Executor | None = None,
-                 progress: Callable[[SearchProgress], None] | None = None) -> dict:
-    """Run (or resume) a co-search; returns the best design's record. Writes best.yaml and best_subnet.json."""
+                 progress: Callable[[SearchProgress], None] | None = None, budget: int | None = None) -> dict:
+    """Run (or resume) a co-search; returns the best design's record. Writes best.yaml and best_subnet.json.
+
+    ``budget`` (with ``resume``): extend the run to that many designs, as if it had been started with it.
+    """
     folder = Path(folder)
     exists = (folder / RunStore.FILE).exists()
     if resume and not exists:
@@ -227,9 +231,12 @@ def run_cosearch(config: CosearchConfig | None, folder: str | Path, resume: bool
             if store.get_meta("kind") != "cosearch":
                 raise RunFolderError(f"--resume: {str(folder)!r} holds a hardware search, not a co-search")
             config = CosearchConfig.from_dict(store.get_meta("config"))
+            check_resumed_environment(store)
+            config = extend_budget(store, config, budget)
         else:
             store.set_meta("kind", "cosearch")
             store.set_meta("config", config.to_dict())
+            record_environment(store)
         return _cosearch(config, store, data_dir, executor or InlineExecutor(), progress)
     finally:
         store.close()

@@ -30,10 +30,11 @@ from mapping.encoding import ENCODINGS
 from mapping.network_search import MappingCache, SearchSettings, search_network
 from nn_space.zoo import get_network
 
+from .environment import check_resumed_environment, record_environment
 from .executor import Executor, InlineExecutor
 from .hardware_space import HardwareSpace
-from .outer_loop import (RunFolderError, SearchProgress, best_and_stored_final, new_optimizer, run_generations,
-                         stored_optimizer)
+from .outer_loop import (RunFolderError, SearchProgress, best_and_stored_final, extend_budget, new_optimizer,
+                         run_generations, stored_optimizer)
 from .run_store import RunStore
 
 
@@ -108,8 +109,11 @@ class DesignEvaluator:
 
 def run_hardware_search(config: HardwareSearchConfig | None, folder: str | Path, resume: bool = False,
                         progress: Callable[[SearchProgress], None] | None = None,
-                        executor: Executor | None = None) -> dict:
-    """Run (or resume) a search; returns the best design's record. Writes ``best.yaml`` in the folder."""
+                        executor: Executor | None = None, budget: int | None = None) -> dict:
+    """Run (or resume) a search; returns the best design's record. Writes ``best.yaml`` in the folder.
+
+    ``budget`` (with ``resume``): extend the run to that many designs, as if it had been started with it.
+    """
     folder = Path(folder)
     exists = (folder / RunStore.FILE).exists()
     if resume and not exists:
@@ -120,9 +124,12 @@ def run_hardware_search(config: HardwareSearchConfig | None, folder: str | Path,
     try:
         if resume:
             config = HardwareSearchConfig.from_dict(store.get_meta("config"))
+            check_resumed_environment(store)
+            config = extend_budget(store, config, budget)
         else:
             assert config is not None
             store.set_meta("config", config.to_dict())
+            record_environment(store)
         return _search(config, store, progress, executor or InlineExecutor())
     finally:
         store.close()

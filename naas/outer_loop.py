@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import pickle
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import cma
@@ -54,6 +54,22 @@ def stored_optimizer(store: RunStore, genes: int, what: str) -> tuple[Any, int] 
         raise RunFolderError(f"--resume: {str(store.folder)!r} was searched over {es.N} genes; this naas's "
                              f"{what} space has {genes} (stored by an older version; rerun it)")
     return es, checkpoint[0]
+
+
+def extend_budget(store: RunStore, config, budget: int | None):
+    """``config`` with its design budget raised to ``budget`` for a resumed run (stored in the run), or as is.
+
+    The outer loop does not depend on the budget until it stops, so a run extended from B to N designs ends
+    exactly where an uninterrupted run with N would. Refuses (``RunFolderError``) a budget below the stored one.
+    """
+    if budget is None or budget == config.budget:
+        return config
+    if budget < config.budget:
+        raise RunFolderError(f"--budget: {budget} is below the {config.budget} designs {str(store.folder)!r} "
+                             "was run with (a resumed run can only be extended)")
+    config = replace(config, budget=budget)
+    store.set_meta("config", config.to_dict())
+    return config
 
 
 def new_optimizer(x0: np.ndarray, sigma0: float, seed: int, popsize: int | None) -> cma.CMAEvolutionStrategy:

@@ -18,6 +18,7 @@ import numpy as np
 
 from cost_model.accelerator import accelerator_from_dict, save_accelerator
 
+from .environment import check_resumed_environment, record_environment
 from .executor import Executor, InlineExecutor
 from .hardware_search import HardwareSearchConfig, RunFolderError, SearchProgress, evaluate_hardware_design
 from .run_store import RunStore
@@ -53,9 +54,11 @@ def run_sweep(spec: SweepSpec | None, folder: str | Path, resume: bool = False,
                                      f"run, not a sweep (resume it with naas {store.get_meta('kind') or 'search'})")
             spec = SweepSpec.from_dict(store.get_meta("config"))
             designs = list(validated_designs(spec))
+            check_resumed_environment(store)
         else:
             store.set_meta("kind", KIND)
             store.set_meta("config", spec.to_dict())
+            record_environment(store)
         return _sweep(spec, designs, store, progress, executor or InlineExecutor())
     finally:
         store.close()

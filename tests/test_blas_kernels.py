@@ -69,3 +69,25 @@ def test_a_fresh_process_reproduces_a_committed_search_result(ofa_data):
     got = json.loads(out)
     assert got["coretype"] == "Haswell"
     assert got["edp"] == sub["edp"]  # bit for bit (1.0401e18; the AVX-512 kernels gave 1.0411e18)
+
+
+THREADS_AFTER_CLI = """
+import contextlib, io, json
+from naas.cli import main
+from cost_model.blas_kernels import openblas_threads
+with contextlib.redirect_stdout(io.StringIO()):
+    main(["list"])
+print(json.dumps(openblas_threads()))
+"""
+
+
+@pytest.mark.parametrize("user_setting,expected", [(None, 1), ("2", 2)])
+def test_the_command_line_runs_one_openblas_thread_unless_told(user_setting, expected):
+    if blas_kernels.openblas_threads() is None:
+        pytest.skip("numpy is not linked to OpenBLAS here")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if user_setting:
+        env["OPENBLAS_NUM_THREADS"] = user_setting
+    out = subprocess.run([sys.executable, "-c", THREADS_AFTER_CLI], capture_output=True, text=True, env=env,
+                         cwd=REPO, check=True).stdout
+    assert json.loads(out) == expected

@@ -15,6 +15,7 @@ from naas.cosearch_report import cosearch_table, pareto_front
 from nn_space.accuracy import load_predictor
 from nn_space.zoo import get_network
 from naas.executor import LocalProcessExecutor
+from naas.outer_loop import RunFolderError
 from naas.run_store import RunStore
 
 TINY = dict(space="ofa-resnet50", baseline="eyeriss", budget=5, popsize=2, inner_budget=40,
@@ -101,6 +102,22 @@ def test_interrupted_and_resumed_equals_uninterrupted(tiny_run, ofa_data, tmp_pa
     assert _rows(tmp_path / "r") == _rows(folder)
     assert (tmp_path / "r" / "best.yaml").read_text() == (folder / "best.yaml").read_text()
     assert best["fitness"] > 0
+
+
+def test_extended_run_equals_a_run_started_with_the_larger_budget(tiny_run, ofa_data, tmp_path):
+    folder, _ = tiny_run  # budget 5: the warm start and 2 generations of 2
+    run_cosearch(CosearchConfig(**{**TINY, "budget": 3}), tmp_path / "x", data_dir=str(ofa_data))
+    with pytest.raises(RunFolderError, match="--budget: 2 is below the 3 designs"):
+        run_cosearch(None, tmp_path / "x", resume=True, data_dir=str(ofa_data), budget=2)
+    best = run_cosearch(None, tmp_path / "x", resume=True, data_dir=str(ofa_data), budget=5)
+    assert _rows(tmp_path / "x") == _rows(folder)
+    assert (tmp_path / "x" / "best.yaml").read_text() == (folder / "best.yaml").read_text()
+    store = RunStore(tmp_path / "x")
+    try:
+        assert store.get_meta("config")["budget"] == 5
+        assert store.get_meta("final")["best_id"] == best["id"]  # re-costed for the new best
+    finally:
+        store.close()
 
 
 def test_local_processes_give_the_same_rows(tiny_run, ofa_data, tmp_path):

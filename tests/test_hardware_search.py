@@ -232,3 +232,20 @@ def test_resume_refuses_a_run_searched_over_another_genome(tmp_path):
     store = RunStore(run)
     assert store.count() == n
     store.close()
+
+
+def test_cli_resume_with_a_larger_budget_extends_the_run(tmp_path):
+    from dataclasses import replace
+
+    small, large = replace(CONFIG, mode="sizing", budget=5, final_budget=None), \
+        replace(CONFIG, mode="sizing", budget=13, final_budget=None)
+    run_hardware_search(large, tmp_path / "whole")
+    run_hardware_search(small, tmp_path / "ext")
+    assert len(rows(tmp_path / "ext")) < len(rows(tmp_path / "whole"))
+    done = subprocess.run([sys.executable, "-m", "naas", "search", "--resume", str(tmp_path / "ext"), "--budget",
+                           "13", "--quiet"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert rows(tmp_path / "ext") == rows(tmp_path / "whole")
+    lower = subprocess.run([sys.executable, "-m", "naas", "search", "--resume", str(tmp_path / "ext"), "--budget",
+                            "9", "--quiet"], capture_output=True, text=True)
+    assert lower.returncode == 2 and "--budget: 9 is below the 13 designs" in lower.stderr

@@ -40,6 +40,13 @@ def environment_changes(stored: dict[str, str], current: dict[str, str]) -> list
     return [f"{k}: {stored[k]} -> {current[k]}" for k in stored if k in current and stored[k] != current[k]]
 
 
+def describe_environment(env: dict[str, str] | None) -> str:
+    """One line for reports: what the run was computed with."""
+    if not env:
+        return "computed with: not recorded (stored before runs recorded their software)"
+    return "computed with: " + ", ".join(f"{k} {v}" for k, v in env.items())
+
+
 def record_environment(store: RunStore) -> None:
     """Store the software environment of a new run."""
     store.set_meta("environment", software_environment())

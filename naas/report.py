@@ -13,6 +13,7 @@ from nn_space.zoo import get_network
 
 from .bounds import network_bounds
 from .cosearch_report import cosearch_table, write_cosearch_report
+from .environment import describe_environment
 from .hardware_search import HardwareSearchConfig
 from .run_store import RunStore
 from .sweep_report import sweep_summary, write_sweep_report
@@ -213,9 +214,10 @@ def summary(folder: str | Path) -> str:
     """The comparison table as text, for the terminal."""
     store = RunStore(folder)
     try:
+        env = describe_environment(store.get_meta("environment"))
         if store.get_meta("kind") == "sweep":
-            return sweep_summary(store)
+            return sweep_summary(store) + "\n" + env
         table = cosearch_table(store) if store.get_meta("kind") == "cosearch" else comparison_table(store)
-        return table.to_string(index=False, float_format=lambda v: f"{v:.4g}")
+        return table.to_string(index=False, float_format=lambda v: f"{v:.4g}") + "\n" + env
     finally:
         store.close()

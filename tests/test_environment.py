@@ -12,6 +12,7 @@ from cost_model.blas_kernels import openblas_core
 from naas.environment import (EnvironmentChangedWarning, check_resumed_environment, environment_changes,
                               software_environment)
 from naas.hardware_search import HardwareSearchConfig, run_hardware_search
+from naas.report import summary
 from naas.run_store import RunStore
 
 TINY = HardwareSearchConfig(baseline="shidiannao", networks=("alexnet",), mode="sizing", budget=4, seed=1,
@@ -51,6 +52,7 @@ def test_resume_warns_only_when_the_software_changed(tmp_path):
         warnings.simplefilter("error", EnvironmentChangedWarning)
         again = run_hardware_search(None, run, resume=True)  # same software: silent
     assert again["fitness"] == first["fitness"]
+    assert f"numpy {np.__version__}" in summary(run).splitlines()[-1]  # naas report prints it
     store = RunStore(run)
     try:
         stored = store.get_meta("environment")
@@ -63,3 +65,4 @@ def test_resume_warns_only_when_the_software_changed(tmp_path):
             assert check_resumed_environment(store) == []
     finally:
         store.close()
+    assert summary(run).splitlines()[-1] == "computed with: not recorded (stored before runs recorded their software)"

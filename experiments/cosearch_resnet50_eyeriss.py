@@ -67,6 +67,8 @@ def main(argv=None) -> int:
     p.add_argument("--subnet-population", type=int, default=16)
     p.add_argument("--subnet-generations", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--warm-start", choices=("baseline", "dataflows"), default="dataflows",
+                   help="generation 0 of both searches (see naas search --warm-start)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", default="experiments/results/cosearch_resnet50_eyeriss")
     p.add_argument("--quick", action="store_true", help="tiny budgets (smoke test)")
@@ -80,10 +82,12 @@ def main(argv=None) -> int:
     co_cfg = CosearchConfig(space="ofa-resnet50", baseline="eyeriss", reference_network="resnet50",
                             budget=args.budget, seed=args.seed, inner_budget=args.inner_budget,
                             popsize=args.popsize, subnet_population=args.subnet_population,
-                            subnet_generations=args.subnet_generations, final_budget=None)
+                            subnet_generations=args.subnet_generations, final_budget=None,
+                            warm_start=args.warm_start)
     hw_cfg = HardwareSearchConfig(baseline="eyeriss", networks=("resnet50",), mode="full", budget=args.budget,
                                   seed=args.seed, inner_budget=args.inner_budget, popsize=args.popsize,
-                                  final_budget=None)  # both re-costed below, at --final-budget
+                                  final_budget=None,  # both re-costed below, at --final-budget
+                                  warm_start=args.warm_start)
     co_dir, hw_dir = out / "cosearch", out / "hardware-only"
 
     def start_co(resume):
@@ -111,6 +115,8 @@ def main(argv=None) -> int:
         (out / "report").mkdir(exist_ok=True)
         write_cosearch_report(store, out / "report")
         co_designs, co_seconds = store.count(), float(rows.seconds.sum())
+        co_warm = store.get_meta("config").get("warm_start", "baseline")
+        co_starts = int((rows.generation == 0).sum())
     finally:
         store.close()
     hw_store = RunStore(hw_dir)
@@ -147,6 +153,7 @@ def main(argv=None) -> int:
           f"{bound:.6f}; co-searched subnet {sub['accuracy']:.6f} ({(sub['accuracy'] - bound) * 100:+.5f} points)")
     print(f"co-search: {co_designs} designs, {co_seconds:.0f} s of design evaluation, {co_s:.0f} s wall now "
           f"({args.workers} workers); hardware-only: {hw_designs} designs, {hw_s:.0f} s wall now")
+    print(f"warm start: {co_warm} (generation 0 of each search: {co_starts} designs, CMA-ES from the best)")
     print(f"paper: {PAPER_EDP_REDUCTION}x lower EDP with +{PAPER_ACCURACY_GAIN} top-1 points (ImageNet)")
     print(f"EDP, energy, cycles at {args.final_budget} mapping evaluations per layer shape ({final_s:.0f} s to "
           f"re-cost now); search EDP at the searches' {args.inner_budget}")

@@ -43,11 +43,12 @@ PAPER = {"edgetpu": (LARGE, 2.6, 1.1), "nvdla-1024": (LARGE, 2.2, 1.1), "eyeriss
 
 
 def run_one(task: tuple) -> dict:
-    baseline, networks, mode, seed, budget, inner, final, out = task
+    baseline, networks, mode, seed, budget, inner, final, warm_start, out = task
     own = "" if tuple(networks) == PAPER.get(baseline, ((),))[0] else "-" + "+".join(networks)
-    folder = Path(out) / f"{baseline}-{mode}{own}-seed{seed}"
+    start = "" if warm_start == "baseline" else f"-{warm_start}"
+    folder = Path(out) / f"{baseline}-{mode}{own}{start}-seed{seed}"
     cfg = HardwareSearchConfig(baseline=baseline, networks=tuple(networks), mode=mode, budget=budget,
-                               seed=seed, inner_budget=inner, final_budget=final)
+                               seed=seed, inner_budget=inner, final_budget=final, warm_start=warm_start)
     done = False
     if (folder / RunStore.FILE).exists():
         store = RunStore(folder)
@@ -65,6 +66,7 @@ def run_one(task: tuple) -> dict:
         store.close()
     geo = table.loc["geomean"]
     return {"baseline": baseline, "mode": mode, "seed": seed, "networks": ",".join(networks),
+            "warm start": warm_start,
             "speedup": geo["speedup"], "energy saving": geo["energy saving"],
             "EDP reduction": geo["EDP reduction"], "max speedup": geo["max speedup"],
             "max energy saving": geo["max energy saving"], "designs": evaluated,
@@ -85,6 +87,9 @@ def main(argv=None) -> None:
                     help="comma-separated networks instead of each baseline's paper set (SPEC §9)")
     ap.add_argument("--per-network", action="store_true",
                     help="one search per network (as the paper's per-network ablation), not one over all")
+    ap.add_argument("--warm-start", choices=("baseline", "dataflows"), default="baseline",
+                    help="generation 0 of each search (see naas search --warm-start; the committed results: "
+                         "'baseline'); run folders get a '-dataflows' suffix")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", default="experiments/results/naas_vs_baselines")
     ap.add_argument("--quick", action="store_true", help="one small network, 8 designs, inner budget 60")
@@ -98,7 +103,7 @@ def main(argv=None) -> None:
                 for seed in range(args.seeds):
                     tasks.append((b, group, mode, seed, 8 if args.quick else args.budget,
                                   60 if args.quick else args.inner_budget,
-                                  100 if args.quick else args.final_budget, args.out))
+                                  100 if args.quick else args.final_budget, args.warm_start, args.out))
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         rows = list(pool.map(run_one, tasks))
     df = pd.DataFrame(rows)

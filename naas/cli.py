@@ -165,7 +165,8 @@ def cmd_search(args) -> int:
         config = HardwareSearchConfig(baseline=args.baseline, networks=networks, mode=args.mode,
                                       budget=args.budget, seed=args.seed, inner_budget=args.inner_budget,
                                       popsize=args.popsize, axis_dims=args.axis_dims,
-                                      final_budget=args.final_budget or None, encoding=args.encoding)
+                                      final_budget=args.final_budget or None, encoding=args.encoding,
+                                      warm_start=args.warm_start)
         folder = args.out
     from naas.executor import make_executor
     try:
@@ -237,7 +238,7 @@ def cmd_cosearch(args) -> int:
                                 budget=args.budget, seed=args.seed, inner_budget=args.inner_budget,
                                 popsize=args.popsize, subnet_population=args.subnet_population,
                                 subnet_generations=args.subnet_generations, axis_dims=args.axis_dims,
-                                final_budget=args.final_budget or None)
+                                final_budget=args.final_budget or None, warm_start=args.warm_start)
         folder = args.out
     try:
         with make_executor(args.workers, args.scheduler) as executor:
@@ -424,6 +425,13 @@ def cmd_list(args) -> int:
     return 0
 
 
+def _add_warm_start(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--warm-start", choices=("baseline", "dataflows"), default="dataflows",
+                        help="generation 0: 'dataflows' (default): the baseline, and its resources as each built-in "
+                             "accelerator's connectivity at three L1 sizes, CMA-ES starting from the best; "
+                             "'baseline': the baseline alone")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="naas", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -465,6 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--encoding", choices=("importance", "index"), default="importance",
                     help="how parallel dims and loop orders are encoded: 'importance' (NAAS) or 'index' "
                          "(one gene over the 720 orders: the ablation baseline)")
+    _add_warm_start(se)
     se.add_argument("--workers", type=int, default=1, help="local processes evaluating designs in parallel")
     se.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                     help="evaluate designs on this dask.distributed cluster instead of locally")
@@ -488,6 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="re-cost reference and best (subnet, design) at this mapping budget (0: don't)")
     co.add_argument("--axis-dims", type=int, choices=(1, 2, 3), default=3,
                     help="loop dims one array axis may parallelize (3; 1 = the paper's space)")
+    _add_warm_start(co)
     co.add_argument("--subnet-population", type=int, default=16, help="subnets per generation of the middle loop")
     co.add_argument("--subnet-generations", type=int, default=4, help="middle-loop generations per design")
     co.add_argument("--workers", type=int, default=1, help="local processes evaluating designs in parallel")

@@ -36,9 +36,9 @@ from nn_space.zoo import get_network
 from .environment import check_resumed_environment, record_environment
 from .executor import Executor, InlineExecutor
 from .hardware_search import network_summary
-from .outer_loop import (RunFolderError, SearchProgress, best_and_stored_final, extend_budget, new_optimizer,
-                         run_generations, stored_optimizer)
-from .hardware_space import HardwareSpace
+from .outer_loop import (RunFolderError, SearchProgress, best_and_stored_final, extend_budget, run_generations,
+                         start_optimizer, stored_optimizer)
+from .hardware_space import WARM_STARTS, HardwareSpace
 from .run_store import RunStore, genome_key
 
 #: Predictions are float32 MLP outputs; a subnet within this of the bound meets it.
@@ -64,6 +64,11 @@ class CosearchConfig:
     seed_subnets: int = 6
     axis_dims: int = 3  # loop dims an array axis may parallelize (1: the paper's space)
     final_budget: int | None = 2000  # re-cost reference and best (subnet, design) at this mapping budget
+    warm_start: str = "baseline"  # generation 0: the baseline, or 'dataflows' (see HardwareSpace.start_genomes)
+
+    def __post_init__(self):
+        if self.warm_start not in WARM_STARTS:
+            raise ValueError(f"warm_start: {self.warm_start!r} (allowed: {', '.join(WARM_STARTS)})")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,7 +76,7 @@ class CosearchConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "CosearchConfig":
         # runs stored before these fields existed: one dim per axis, no final re-costing
-        return cls(**{"axis_dims": 1, "final_budget": None, **d})
+        return cls(**{"axis_dims": 1, "final_budget": None, "warm_start": "baseline", **d})
 
 
 def reference_subnet(space: SubnetSpace):
@@ -303,16 +308,16 @@ def _cosearch(config: CosearchConfig, store: RunStore, data_dir, executor: Execu
         return DesignTask(config.to_dict(), acc.to_dict(), tuple(starts), _design_seed(genome), bound,
                           None if data_dir is None else str(data_dir))
 
-    x0 = hw_space.encode(hw_space.baseline_in_space())
-    if store.find(x0) is None:
-        warm = hw_space.decode(x0, name=f"{baseline.name}-cosearch-warm-start")
-        _commit(store, 0, x0, warm.to_dict(), evaluate_design(task(0, x0, warm)))
-    es, done = stored or (new_optimizer(x0, config.sigma0, config.seed, config.popsize), 0)
-    run_generations(store, es, done + 1, config.budget,
-                    decode=lambda g, i, x: hw_space.decode(x, name=f"{baseline.name}-cosearch-g{g}-{i}"),
-                    make_task=task, worker=evaluate_design,
-                    commit=lambda g, x, acc, outcome: _commit(store, g, x, acc.to_dict(), outcome),
-                    executor=executor, progress=progress, baseline_fitness=base_fit)
+    def decode(generation: int, i: int, x: np.ndarray):
+        return hw_space.decode(x, name=f"{baseline.name}-cosearch-" + (
+            f"g{generation}-{i}" if generation else "warm-start" if i == 0 else f"start-{i}"))
+
+    start = hw_space.start_genomes(config.warm_start)
+    loop = dict(decode=decode, make_task=task, worker=evaluate_design,
+                commit=lambda g, x, acc, outcome: _commit(store, g, x, acc.to_dict(), outcome),
+                executor=executor, progress=progress, baseline_fitness=base_fit)
+    es, done = start_optimizer(store, start, config, stored=stored, **loop)
+    run_generations(store, es, done + 1, config.budget, start_designs=len(start), **loop)
 
     best = store.best()
     if best is None:

@@ -32,9 +32,9 @@ from nn_space.zoo import get_network
 
 from .environment import check_resumed_environment, record_environment
 from .executor import Executor, InlineExecutor
-from .hardware_space import HardwareSpace
-from .outer_loop import (RunFolderError, SearchProgress, best_and_stored_final, extend_budget, new_optimizer,
-                         run_generations, stored_optimizer)
+from .hardware_space import WARM_STARTS, HardwareSpace
+from .outer_loop import (RunFolderError, SearchProgress, best_and_stored_final, extend_budget, run_generations,
+                         start_optimizer, stored_optimizer)
 from .run_store import RunStore
 
 
@@ -53,10 +53,13 @@ class HardwareSearchConfig:
     axis_dims: int = 3  # loop dims an array axis may parallelize (1: the paper's space)
     final_budget: int | None = 2000  # re-cost baseline and best design with this mapping budget (None: don't)
     encoding: str = "importance"  # of loop orders and parallel dims: 'importance' (NAAS) or 'index' (ablation)
+    warm_start: str = "baseline"  # generation 0: the baseline, or 'dataflows' (see HardwareSpace.start_genomes)
 
     def __post_init__(self):
         if self.encoding not in ENCODINGS:
             raise ValueError(f"encoding: {self.encoding!r} (allowed: {', '.join(ENCODINGS)})")
+        if self.warm_start not in WARM_STARTS:
+            raise ValueError(f"warm_start: {self.warm_start!r} (allowed: {', '.join(WARM_STARTS)})")
 
     def mapping_settings(self, budget: int | None = None) -> SearchSettings:
         """How the inner per-layer mapping searches run (``budget`` overrides the inner budget)."""
@@ -70,7 +73,8 @@ class HardwareSearchConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "HardwareSearchConfig":
         # runs stored before these fields existed: one dim per axis, no final re-costing
-        return cls(**{"axis_dims": 1, "final_budget": None, **d, "networks": tuple(d["networks"])})
+        return cls(**{"axis_dims": 1, "final_budget": None, "warm_start": "baseline", **d,
+                      "networks": tuple(d["networks"])})
 
 
 def network_summary(cost: NetworkCost) -> dict[str, float]:
@@ -172,20 +176,22 @@ def _search(config: HardwareSearchConfig, store: RunStore, progress, executor: E
         _record(store, evaluator, -1, base_genome, baseline, searched=True)
     base_fit = store.find(base_genome)[1]
 
-    x0 = space.encode(space.baseline_in_space())
-    if store.find(x0) is None:  # the warm start is design 1
-        _record(store, evaluator, 0, x0, space.decode(x0, name=f"{baseline.name}-naas-warm-start"), searched)
-    es, done = stored or (new_optimizer(x0, config.sigma0, config.seed, config.popsize), 0)
-
     def commit(generation: int, x: np.ndarray, acc: Accelerator, outcome: tuple) -> None:
         fit, res, err, seconds = outcome
         store.add_design(generation, x, acc.to_dict(), fit, res, err, seconds)
 
-    run_generations(store, es, done + 1, config.budget,
-                    decode=lambda g, i, x: space.decode(x, name=f"{baseline.name}-naas-g{g}-{i}"),
-                    make_task=lambda g, x, acc: (config.to_dict(), acc.to_dict(), searched),
-                    worker=evaluate_hardware_design, commit=commit, executor=executor, progress=progress,
-                    baseline_fitness=base_fit)
+    def decode(generation: int, i: int, x: np.ndarray) -> Accelerator:
+        return space.decode(x, name=f"{baseline.name}-naas-" + (f"g{generation}-{i}" if generation else
+                                                                  "warm-start" if i == 0 else f"start-{i}"))
+
+    def make_task(generation: int, x: np.ndarray, acc: Accelerator) -> tuple:
+        return config.to_dict(), acc.to_dict(), searched
+
+    start = space.start_genomes(config.warm_start)
+    loop = dict(decode=decode, make_task=make_task, worker=evaluate_hardware_design, commit=commit,
+                executor=executor, progress=progress, baseline_fitness=base_fit)
+    es, done = start_optimizer(store, start, config, stored=stored, **loop)
+    run_generations(store, es, done + 1, config.budget, start_designs=len(start), **loop)
 
     best = store.best()
     if best is None:

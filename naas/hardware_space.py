@@ -34,11 +34,17 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from cost_model.accelerator import Accelerator, ArrayDim
+from cost_model.accelerator import Accelerator, ArrayDim, builtin_accelerators, load_accelerator
 from mapping.encoding import ENCODINGS, PERM_INDEX, PERMUTATIONS
 from nn_space.layers import DIMS, dim_index
 
 MODES = ("sizing", "connectivity", "full")
+#: How a search's generation 0 is made: the baseline alone, or the baseline and its resources arranged as
+#: each built-in accelerator's connectivity at a few L1 sizes (see ``HardwareSpace.start_genomes``).
+WARM_STARTS = ("baseline", "dataflows")
+#: L1 genes of the ``dataflows`` starts besides the baseline's own L1 (log scale: 0.5 is the geometric middle
+#: between the smallest L1 and the largest the caps allow, 0.25 a quarter of the way up).
+START_L1_GENES = (0.5, 0.25)
 PARALLEL_CHOICES = ("K", "C", "Y", "X", "R", "S")
 ARRAY_STEP = 2
 BUFFER_STEP = 16
@@ -221,6 +227,54 @@ class HardwareSpace:
         l2 = _snap(acc.l2_bytes, self.l2_min, l2_hi, BUFFER_STEP)
         g[self.G_L2] = _log_gene(self.l2_min, l2_hi, l2)
         return g
+
+    def start_genomes(self, warm_start: str = "baseline") -> list[np.ndarray]:
+        """Generation 0 of a search: the baseline's genome first, then (``dataflows``) distinct other starts.
+
+        The other starts keep the baseline's #PEs (its axis sizes when the axis count matches, else an even
+        split) and give every byte of on-chip memory L1 leaves to L2; they combine each connectivity among
+        the baseline's and the built-in accelerators' (connectivity modes only) with the baseline's L1 and
+        the ``START_L1_GENES``. The outer CMA-ES then starts from the best of them.
+        """
+        if warm_start not in WARM_STARTS:
+            raise ValueError(f"warm_start: {warm_start!r} (allowed: {', '.join(WARM_STARTS)})")
+        first = self.encode(self.baseline_in_space())
+        if warm_start == "baseline":
+            return [first]
+        connectivities = [tuple(a.dims for a in self.baseline.array)]
+        if self.mode != "sizing":
+            for name in builtin_accelerators():
+                dims = tuple(a.dims for a in load_accelerator(name).array)
+                if dims not in connectivities:
+                    connectivities.append(dims)
+        genomes, seen = [first], {self._design_key(first)}
+        for dims in connectivities:
+            sizes = ([a.size for a in self.baseline.array] if len(dims) == len(self.baseline.array)
+                     else self._even_sizes(len(dims)))
+            array = tuple(ArrayDim(s, d if len(d) > 1 else d[0]) for s, d in zip(sizes, dims))
+            g = self.encode(replace(self.baseline, array=array, l1_partition=None))
+            for l1_gene in (g[self.G_L1],) + START_L1_GENES:
+                candidate = g.copy()
+                candidate[self.G_L1], candidate[self.G_L2] = l1_gene, 1.0
+                key = self._design_key(candidate)
+                if key not in seen:
+                    seen.add(key)
+                    genomes.append(candidate)
+        return genomes
+
+    def _even_sizes(self, axes: int) -> list[int]:
+        """Axis sizes splitting the PE cap as evenly as the steps allow."""
+        sizes, budget = [], self.caps.pes
+        for i in range(axes):
+            hi = self._axis_hi(budget, axes - 1 - i)
+            sizes.append(_snap(budget ** (1.0 / (axes - i)), ARRAY_STEP, hi, ARRAY_STEP))
+            budget //= sizes[-1]
+        return sizes
+
+    def _design_key(self, genome: np.ndarray) -> str:
+        d = self.decode(genome).to_dict()
+        d.pop("name", None)
+        return repr(d)
 
     def baseline_in_space(self) -> Accelerator:
         """The design of this space nearest to the baseline (see ``encode``), for warm starts."""

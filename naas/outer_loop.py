@@ -85,41 +85,73 @@ def new_optimizer(x0: np.ndarray, sigma0: float, seed: int, popsize: int | None)
     return cma.CMAEvolutionStrategy(x0, sigma0, opts)
 
 
+def start_optimizer(store: RunStore, start: list[np.ndarray], config, decode, make_task, worker, commit,
+                    executor: Executor, progress, baseline_fitness: float | None, stored) -> tuple[Any, int]:
+    """Generation 0 (the ``start`` genomes not yet in the store) evaluated and committed, then the optimizer:
+    the stored one of a resumed run, or a new CMA-ES (``config``'s sigma0, seed and popsize) from the best
+    start (ties: the first; none feasible: the first). Returns (optimizer, last finished generation)."""
+    popsize = config.popsize or 4 + int(3 * math.log(len(start[0])))  # cma's default for this many genes
+    total = len(start) + generations_for(config.budget, len(start), popsize) * popsize
+    fitness = _evaluate_generation(store, 0, np.array(start), 0, total, decode, make_task, worker, commit,
+                                   executor, progress, baseline_fitness, time.perf_counter(), [0])
+    if stored is not None:
+        return stored
+    best = int(np.nanargmin(fitness)) if np.isfinite(fitness).any() else 0
+    return new_optimizer(start[best], config.sigma0, config.seed, config.popsize), 0
+
+
+def generations_for(budget: int, start_designs: int, popsize: int) -> int:
+    """CMA-ES generations a budget of designs allows after the start designs (rounded up)."""
+    return math.ceil(max(0, budget - start_designs) / popsize)
+
+
+def _evaluate_generation(store: RunStore, generation: int, X: np.ndarray, done_before: int, total: int,
+                         decode, make_task, worker, commit, executor: Executor, progress, baseline_fitness,
+                         t0: float, fresh: list[int]) -> np.ndarray:
+    """Evaluate (or reuse from the store) one generation; commits each design as it arrives; its fitnesses."""
+    designs = [decode(generation, i, x) for i, x in enumerate(X)]
+    todo = [i for i, x in enumerate(X) if store.find(x) is None]
+    # results arrive in task order wherever they ran; each is committed as soon as it is available
+    outcomes = iter(executor.map_ordered(worker, [make_task(generation, X[i], designs[i]) for i in todo]))
+    fitness = np.full(len(X), np.nan)
+    for i, x in enumerate(X):
+        reused = i not in todo
+        if not reused:
+            commit(generation, x, designs[i], next(outcomes))
+            fresh[0] += 1
+        found = store.find(x)
+        fitness[i] = np.nan if found[1] is None else found[1]
+        if progress:
+            best = store.best()
+            progress(SearchProgress(
+                evaluated=done_before + i + 1, total=total, generation=generation,
+                fitness=None if np.isnan(fitness[i]) else float(fitness[i]),
+                best=best["fitness"] if best else None, baseline=baseline_fitness,
+                designs_per_s=fresh[0] / max(1e-9, time.perf_counter() - t0), reused=reused))
+    return fitness
+
+
 def run_generations(store: RunStore, es, first_generation: int, budget: int,
                     decode: Callable[[int, int, np.ndarray], Any],
                     make_task: Callable[[int, np.ndarray, Any], Any], worker: Callable[[Any], Any],
                     commit: Callable[[int, np.ndarray, Any, Any], None], executor: Executor,
-                    progress: Callable[[SearchProgress], None] | None, baseline_fitness: float | None) -> None:
-    """Generations ``first_generation``.. until ``budget`` designs (warm start included, whole generations).
+                    progress: Callable[[SearchProgress], None] | None, baseline_fitness: float | None,
+                    start_designs: int = 1) -> None:
+    """Generations ``first_generation``.. until ``budget`` designs (the ``start_designs`` of generation 0
+    included, whole generations).
 
     ``decode(generation, i, genome)`` gives the design, ``make_task(generation, genome, design)`` the picklable
     task ``worker`` evaluates (on ``executor``), ``commit(generation, genome, design, outcome)`` stores it.
     Fitness is read back from the store (NULL = infeasible: told a value just worse than the generation's worst).
     """
-    generations = math.ceil(max(0, budget - 1) / es.popsize)
-    total = 1 + generations * es.popsize
-    t0, fresh = time.perf_counter(), 0
+    generations = generations_for(budget, start_designs, es.popsize)
+    total = start_designs + generations * es.popsize
+    t0, fresh = time.perf_counter(), [0]
     for generation in range(first_generation, generations + 1):
         X = np.array(es.ask())
-        designs = [decode(generation, i, x) for i, x in enumerate(X)]
-        todo = [i for i, x in enumerate(X) if store.find(x) is None]
-        # results arrive in task order wherever they ran; each is committed as soon as it is available
-        outcomes = iter(executor.map_ordered(worker, [make_task(generation, X[i], designs[i]) for i in todo]))
-        fitness = np.full(len(X), np.nan)
-        for i, x in enumerate(X):
-            reused = i not in todo
-            if not reused:
-                commit(generation, x, designs[i], next(outcomes))
-                fresh += 1
-            found = store.find(x)
-            fitness[i] = np.nan if found[1] is None else found[1]
-            if progress:
-                best = store.best()
-                progress(SearchProgress(
-                    evaluated=1 + (generation - 1) * es.popsize + i + 1, total=total, generation=generation,
-                    fitness=None if np.isnan(fitness[i]) else float(fitness[i]),
-                    best=best["fitness"] if best else None, baseline=baseline_fitness,
-                    designs_per_s=fresh / max(1e-9, time.perf_counter() - t0), reused=reused))
+        fitness = _evaluate_generation(store, generation, X, start_designs + (generation - 1) * es.popsize,
+                                       total, decode, make_task, worker, commit, executor, progress,
+                                       baseline_fitness, t0, fresh)
         logs = np.log(fitness)
         worst = np.nanmax(logs) if np.isfinite(logs).any() else 0.0
         es.tell(list(X), np.where(np.isnan(logs), worst + 1.0, logs).tolist())

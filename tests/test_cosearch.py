@@ -131,7 +131,8 @@ def test_cli_cosearch_and_report(ofa_data, tmp_path, capsys):
     out = tmp_path / "cli"
     rc = main(["cosearch", "--space", "ofa-resnet50", "--baseline", "eyeriss", "--budget", "3", "--popsize", "2",
                "--inner-budget", "30", "--subnet-population", "3", "--subnet-generations", "1",
-               "--final-budget", "50", "--min-accuracy", "81", "--ofa-data", str(ofa_data), "--out", str(out), "--quiet"])
+               "--final-budget", "50", "--min-accuracy", "81", "--warm-start", "baseline", "--ofa-data", str(ofa_data),
+               "--out", str(out), "--quiet"])
     text = capsys.readouterr().out
     assert rc == 0
     assert "bound 81.00%" in text and "predicted top-1 on OFA's holdout" in text
@@ -161,3 +162,21 @@ def test_pareto_front():
     front = pareto_front(pts)
     assert list(zip(front.accuracy, front.edp)) == [(0.79, 0.5), (0.80, 1.0), (0.81, 2.5), (0.82, 3.0)]
     assert np.isfinite(front.edp).all()
+
+
+def test_dataflow_warm_start_evaluates_the_starts_then_searches_from_the_best(ofa_data, tmp_path):
+    from naas.hardware_space import HardwareSpace
+    cfg = CosearchConfig(**{**TINY, "budget": 12, "final_budget": None, "warm_start": "dataflows"})
+    best = run_cosearch(cfg, tmp_path / "r", data_dir=str(ofa_data))
+    start = HardwareSpace(load_accelerator("eyeriss"), "full").start_genomes("dataflows")
+    store = RunStore(tmp_path / "r")
+    try:
+        designs = store.designs()
+        assert [store.find(g)[0] for g in start] == list(designs[designs.generation == 0].id)
+        assert list(designs.generation) == [-1] + [0] * len(start) + [1, 1]
+        assert best["fitness"] == designs[designs.generation >= 0].fitness.min()
+        assert store.get_meta("config")["warm_start"] == "dataflows"
+    finally:
+        store.close()
+    with pytest.raises(ValueError, match="warm_start: 'x'"):
+        CosearchConfig(warm_start="x")

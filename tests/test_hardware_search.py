@@ -13,7 +13,9 @@ import pytest
 
 from cost_model.accelerator import load_accelerator
 from naas.hardware_search import HardwareSearchConfig, RunFolderError, run_hardware_search
-from naas.run_store import RunStore
+from naas.hardware_space import HardwareSpace
+from naas.outer_loop import new_optimizer
+from naas.run_store import RunStore, genome_key
 
 CONFIG = HardwareSearchConfig(baseline="shidiannao", networks=("alexnet",), mode="full", budget=24, seed=3,
                               inner_budget=150, popsize=4, final_budget=400)
@@ -23,7 +25,7 @@ def cli_args(cfg: HardwareSearchConfig, out) -> list[str]:
     return [sys.executable, "-m", "naas", "search", "--baseline", cfg.baseline, "--networks",
             ",".join(cfg.networks), "--mode", cfg.mode, "--budget", str(cfg.budget), "--seed", str(cfg.seed),
             "--inner-budget", str(cfg.inner_budget), "--popsize", str(cfg.popsize),
-            "--final-budget", str(cfg.final_budget or 0), "--out", str(out), "--quiet"]
+            "--final-budget", str(cfg.final_budget or 0), "--warm-start", cfg.warm_start, "--out", str(out), "--quiet"]
 
 
 def rows(folder) -> list[tuple]:
@@ -249,3 +251,54 @@ def test_cli_resume_with_a_larger_budget_extends_the_run(tmp_path):
     lower = subprocess.run([sys.executable, "-m", "naas", "search", "--resume", str(tmp_path / "ext"), "--budget",
                             "9", "--quiet"], capture_output=True, text=True)
     assert lower.returncode == 2 and "--budget: 9 is below the 13 designs" in lower.stderr
+
+
+def test_dataflow_warm_start_generation_zero_then_cma_from_its_best(tmp_path):
+    cfg = HardwareSearchConfig(**{**CONFIG.to_dict(), "budget": 14, "final_budget": None,
+                                  "warm_start": "dataflows"})
+    seen = []
+
+    def interrupt_in_generation_zero(p):
+        seen.append(p)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_hardware_search(cfg, tmp_path / "r", progress=interrupt_in_generation_zero)
+    assert [p.generation for p in seen] == [0, 0, 0]
+    best = run_hardware_search(None, tmp_path / "r", resume=True)
+    full = run_hardware_search(cfg, tmp_path / "full")
+    assert rows(tmp_path / "r") == rows(tmp_path / "full") and best["fitness"] == full["fitness"]
+
+    space = HardwareSpace(load_accelerator("shidiannao"), "full")
+    start = space.start_genomes("dataflows")
+    store = RunStore(tmp_path / "full")
+    try:
+        designs = store.designs()
+        zero = designs[designs.generation == 0]
+        assert [store.find(g)[0] for g in start] == list(zero.id)  # generation 0 = the starts, in order
+        n = len(start)
+        assert len(designs[designs.generation >= 1]) == 4 * -(-(14 - n) // 4)  # whole generations after them
+    finally:
+        store.close()
+    # CMA-ES started from the best start: a CMA-ES started there asks exactly generation 1's designs
+    x0 = start[int(np.argmin(zero.fitness.to_numpy()))]
+    assert not np.array_equal(x0, start[0])  # here a start other than the baseline is best
+    X = new_optimizer(x0, cfg.sigma0, cfg.seed, cfg.popsize).ask()
+    assert list(designs[designs.generation == 1].genome_key) == [genome_key(np.array(x)) for x in X]
+
+
+def test_cli_warm_start_option_is_stored_and_a_budget_of_only_starts_runs_no_generation(tmp_path):
+    args = cli_args(HardwareSearchConfig(**{**CONFIG.to_dict(), "budget": 6, "final_budget": None}),
+                    tmp_path / "r")
+    done = subprocess.run(args + ["--warm-start", "dataflows"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    store = RunStore(tmp_path / "r")
+    try:
+        assert store.get_meta("config")["warm_start"] == "dataflows"
+        assert list(store.designs().generation) == [-1] + [0] * 6  # ShiDianNao: 6 distinct starts
+    finally:
+        store.close()
+    bad = subprocess.run(args[:-3] + ["--out", str(tmp_path / "b"), "--warm-start", "best"], capture_output=True,
+                         text=True, timeout=600)
+    assert bad.returncode != 0 and "--warm-start" in bad.stderr

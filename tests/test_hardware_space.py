@@ -138,3 +138,32 @@ def test_connectivity_by_index():
     assert [a.dims[0] for a in hs.decode(g).array] == ["Y", "K", "C"]
     with pytest.raises(ValueError, match="encoding: 'gray'"):
         HardwareSpace(BASELINES["eyeriss"], "full", encoding="gray")
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", sorted(BASELINES))
+def test_dataflow_starts_are_distinct_designs_within_the_caps(name, mode):
+    base = BASELINES[name]
+    hs = HardwareSpace(base, mode)
+    only = hs.start_genomes("baseline")
+    starts = hs.start_genomes("dataflows")
+    assert len(only) == 1 and np.array_equal(only[0], starts[0])
+    assert np.array_equal(starts[0], hs.encode(hs.baseline_in_space()))
+    designs = [hs.decode(g) for g in starts]
+    assert all(hs.fits(d) for d in designs)
+    assert all(d.num_pes == base.num_pes for d in designs)  # every built-in #PEs splits on the even grid
+    keys = {(d.array, d.l1_bytes, d.l2_bytes) for d in designs}
+    assert len(keys) == len(designs)
+    connectivities = {tuple(a.dims for a in d.array) for d in designs}
+    if mode == "sizing":
+        assert connectivities == {tuple(a.dims for a in base.array)}
+    else:  # the baseline's and every built-in accelerator's connectivity, each at several L1 sizes
+        assert connectivities == {tuple(a.dims for a in BASELINES[n].array) for n in BASELINES}
+    for d in designs[1:]:  # the other starts give L2 all the on-chip memory L1 leaves (to the step)
+        assert base.onchip_bytes - d.onchip_bytes < BUFFER_STEP
+    assert len({d.l1_bytes for d in designs}) >= 2
+
+
+def test_bad_warm_start():
+    with pytest.raises(ValueError, match="warm_start: 'best'"):
+        HardwareSpace(BASELINES["eyeriss"], "full").start_genomes("best")

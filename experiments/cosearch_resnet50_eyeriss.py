@@ -4,7 +4,8 @@ accelerator under Eyeriss's resources, and vs hardware-only search on the fixed 
     python experiments/cosearch_resnet50_eyeriss.py --ofa-data ../shared/data/ofa        # full run
     python experiments/cosearch_resnet50_eyeriss.py --quick --ofa-data ../shared/data/ofa  # smoke run
 
-Both searches get the same outer budget (hardware designs), CMA-ES population, inner mapping budget and seed.
+Both searches get the same outer budget (hardware designs), CMA-ES population, warm start, elite mutants,
+inner mapping budget and seed.
 The reference is torchvision's ResNet-50 on Eyeriss at its searched mapping; the accuracy bound is OFA's
 predictor on ResNet-50's configuration in the OFA space (predicted top-1 on OFA's holdout). The searches rank
 designs at the inner mapping budget; the table compares the reference and each search's best re-costed at
@@ -69,6 +70,9 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--warm-start", choices=("baseline", "dataflows"), default="dataflows",
                    help="generation 0 of both searches (see naas search --warm-start)")
+    p.add_argument("--elite-mutants", type=int, default=2,
+                   help="per generation of both searches: mutants of the best design so far injected (see "
+                        "naas search --elite-mutants; 0: none)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", default="experiments/results/cosearch_resnet50_eyeriss")
     p.add_argument("--quick", action="store_true", help="tiny budgets (smoke test)")
@@ -76,6 +80,7 @@ def main(argv=None) -> int:
     if args.quick:
         args.budget, args.popsize, args.inner_budget, args.final_budget = 3, 2, 60, 120
         args.subnet_population, args.subnet_generations = 4, 1
+        args.elite_mutants = min(args.elite_mutants, args.popsize - 1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -83,11 +88,11 @@ def main(argv=None) -> int:
                             budget=args.budget, seed=args.seed, inner_budget=args.inner_budget,
                             popsize=args.popsize, subnet_population=args.subnet_population,
                             subnet_generations=args.subnet_generations, final_budget=None,
-                            warm_start=args.warm_start)
+                            warm_start=args.warm_start, elite_mutants=args.elite_mutants)
     hw_cfg = HardwareSearchConfig(baseline="eyeriss", networks=("resnet50",), mode="full", budget=args.budget,
                                   seed=args.seed, inner_budget=args.inner_budget, popsize=args.popsize,
                                   final_budget=None,  # both re-costed below, at --final-budget
-                                  warm_start=args.warm_start)
+                                  warm_start=args.warm_start, elite_mutants=args.elite_mutants)
     co_dir, hw_dir = out / "cosearch", out / "hardware-only"
 
     def start_co(resume):
@@ -116,6 +121,7 @@ def main(argv=None) -> int:
         write_cosearch_report(store, out / "report")
         co_designs, co_seconds = store.count(), float(rows.seconds.sum())
         co_warm = store.get_meta("config").get("warm_start", "baseline")
+        co_mutants = store.get_meta("config").get("elite_mutants", 0)
         co_starts = int((rows.generation == 0).sum())
     finally:
         store.close()
@@ -153,7 +159,8 @@ def main(argv=None) -> int:
           f"{bound:.6f}; co-searched subnet {sub['accuracy']:.6f} ({(sub['accuracy'] - bound) * 100:+.5f} points)")
     print(f"co-search: {co_designs} designs, {co_seconds:.0f} s of design evaluation, {co_s:.0f} s wall now "
           f"({args.workers} workers); hardware-only: {hw_designs} designs, {hw_s:.0f} s wall now")
-    print(f"warm start: {co_warm} (generation 0 of each search: {co_starts} designs, CMA-ES from the best)")
+    print(f"warm start: {co_warm} (generation 0 of each search: {co_starts} designs, CMA-ES from the best); "
+          f"{co_mutants} mutants of the best so far in each later generation")
     print(f"paper: {PAPER_EDP_REDUCTION}x lower EDP with +{PAPER_ACCURACY_GAIN} top-1 points (ImageNet)")
     print(f"EDP, energy, cycles at {args.final_budget} mapping evaluations per layer shape ({final_s:.0f} s to "
           f"re-cost now); search EDP at the searches' {args.inner_budget}")

@@ -43,12 +43,13 @@ PAPER = {"edgetpu": (LARGE, 2.6, 1.1), "nvdla-1024": (LARGE, 2.2, 1.1), "eyeriss
 
 
 def run_one(task: tuple) -> dict:
-    baseline, networks, mode, seed, budget, inner, final, warm_start, out = task
+    baseline, networks, mode, seed, budget, inner, final, warm_start, mutants, out = task
     own = "" if tuple(networks) == PAPER.get(baseline, ((),))[0] else "-" + "+".join(networks)
-    start = "" if warm_start == "baseline" else f"-{warm_start}"
+    start = ("" if warm_start == "baseline" else f"-{warm_start}") + (f"-mutants{mutants}" if mutants else "")
     folder = Path(out) / f"{baseline}-{mode}{own}{start}-seed{seed}"
     cfg = HardwareSearchConfig(baseline=baseline, networks=tuple(networks), mode=mode, budget=budget,
-                               seed=seed, inner_budget=inner, final_budget=final, warm_start=warm_start)
+                               seed=seed, inner_budget=inner, final_budget=final, warm_start=warm_start,
+                               elite_mutants=mutants)
     done = False
     if (folder / RunStore.FILE).exists():
         store = RunStore(folder)
@@ -66,7 +67,7 @@ def run_one(task: tuple) -> dict:
         store.close()
     geo = table.loc["geomean"]
     return {"baseline": baseline, "mode": mode, "seed": seed, "networks": ",".join(networks),
-            "warm start": warm_start,
+            "warm start": warm_start, "elite mutants": mutants,
             "speedup": geo["speedup"], "energy saving": geo["energy saving"],
             "EDP reduction": geo["EDP reduction"], "max speedup": geo["max speedup"],
             "max energy saving": geo["max energy saving"], "designs": evaluated,
@@ -90,6 +91,9 @@ def main(argv=None) -> None:
     ap.add_argument("--warm-start", choices=("baseline", "dataflows"), default="baseline",
                     help="generation 0 of each search (see naas search --warm-start; the committed results: "
                          "'baseline'); run folders get a '-dataflows' suffix")
+    ap.add_argument("--elite-mutants", type=int, default=0,
+                    help="per generation: mutants of the best design so far injected (see naas search "
+                         "--elite-mutants; the committed results: 0); run folders get a '-mutantsN' suffix")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", default="experiments/results/naas_vs_baselines")
     ap.add_argument("--quick", action="store_true", help="one small network, 8 designs, inner budget 60")
@@ -103,7 +107,8 @@ def main(argv=None) -> None:
                 for seed in range(args.seeds):
                     tasks.append((b, group, mode, seed, 8 if args.quick else args.budget,
                                   60 if args.quick else args.inner_budget,
-                                  100 if args.quick else args.final_budget, args.warm_start, args.out))
+                                  100 if args.quick else args.final_budget, args.warm_start,
+                                  args.elite_mutants, args.out))
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         rows = list(pool.map(run_one, tasks))
     df = pd.DataFrame(rows)

@@ -161,12 +161,17 @@ def cmd_search(args) -> int:
                 get_network(n)
             except KeyError as exc:
                 raise CliError(f"--networks: {exc.args[0]}") from None
-        load_accelerator(args.baseline)  # validate before creating the run folder
+        baseline = load_accelerator(args.baseline)  # validate before creating the run folder
+        from naas.hardware_space import HardwareSpace
+        from naas.outer_loop import default_popsize
+        _check_elite_mutants(args, args.popsize or default_popsize(
+            HardwareSpace(baseline, args.mode, axis_dims=args.axis_dims, encoding=args.encoding).size))
         config = HardwareSearchConfig(baseline=args.baseline, networks=networks, mode=args.mode,
                                       budget=args.budget, seed=args.seed, inner_budget=args.inner_budget,
                                       popsize=args.popsize, axis_dims=args.axis_dims,
                                       final_budget=args.final_budget or None, encoding=args.encoding,
-                                      warm_start=args.warm_start)
+                                      warm_start=args.warm_start, elite_mutants=args.elite_mutants,
+                                      elite_sigma=args.elite_sigma)
         folder = args.out
     from naas.executor import make_executor
     try:
@@ -232,13 +237,15 @@ def cmd_cosearch(args) -> int:
             raise CliError(f"--final-budget: {args.final_budget} (allowed: >= 0; 0 skips the re-costing)")
         get_space(args.space)
         load_accelerator(args.baseline)
+        _check_elite_mutants(args, args.popsize)
         config = CosearchConfig(space=args.space, baseline=args.baseline,
                                 min_accuracy=_min_accuracy(args.min_accuracy),
                                 reference_network="resnet50" if args.space == "ofa-resnet50" else None,
                                 budget=args.budget, seed=args.seed, inner_budget=args.inner_budget,
                                 popsize=args.popsize, subnet_population=args.subnet_population,
                                 subnet_generations=args.subnet_generations, axis_dims=args.axis_dims,
-                                final_budget=args.final_budget or None, warm_start=args.warm_start)
+                                final_budget=args.final_budget or None, warm_start=args.warm_start,
+                                elite_mutants=args.elite_mutants, elite_sigma=args.elite_sigma)
         folder = args.out
     try:
         with make_executor(args.workers, args.scheduler) as executor:
@@ -425,6 +432,34 @@ def cmd_list(args) -> int:
     return 0
 
 
+#: --elite-mutants defaults (naas search, naas cosearch): measured with the co-search experiment's two searches,
+#: 3 seeds (README, "Elite mutants"): they raised the co-search, not the hardware-only search on ResNet-50
+ELITE_MUTANTS = {"search": 0, "cosearch": 2}
+
+
+def _add_elite_mutants(parser: argparse.ArgumentParser, command: str) -> None:
+    default = ELITE_MUTANTS[command]
+    parser.set_defaults(elite_mutants_default=default)
+    parser.add_argument("--elite-mutants", type=int, default=None,
+                        help="designs per generation proposed as Gaussian mutants of the best design so far, "
+                             f"injected into the CMA-ES population ({default}, or the population size - 1 if "
+                             "smaller; 0: none)")
+    parser.add_argument("--elite-sigma", type=float, default=0.05,
+                        help="their standard deviation per gene, genes being in [0, 1] (0.05)")
+
+
+def _check_elite_mutants(args, popsize: int) -> None:
+    """Resolves the --elite-mutants default for this population, then refuses bad values naming the option."""
+    from naas.outer_loop import check_elite_mutants
+    if args.elite_mutants is None:
+        args.elite_mutants = max(0, min(args.elite_mutants_default, popsize - 1))
+    try:
+        check_elite_mutants(args.elite_mutants, args.elite_sigma, popsize)
+    except ValueError as exc:  # "elite_mutants: ..." -> "--elite-mutants: ..."
+        field, _, rest = str(exc).partition(":")
+        raise CliError(f"--{field.replace('_', '-')}:{rest}") from None
+
+
 def _add_warm_start(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warm-start", choices=("baseline", "dataflows"), default="dataflows",
                         help="generation 0: 'dataflows' (default): the baseline, and its resources as each built-in "
@@ -474,6 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="how parallel dims and loop orders are encoded: 'importance' (NAAS) or 'index' "
                          "(one gene over the 720 orders: the ablation baseline)")
     _add_warm_start(se)
+    _add_elite_mutants(se, "search")
     se.add_argument("--workers", type=int, default=1, help="local processes evaluating designs in parallel")
     se.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                     help="evaluate designs on this dask.distributed cluster instead of locally")
@@ -498,6 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--axis-dims", type=int, choices=(1, 2, 3), default=3,
                     help="loop dims one array axis may parallelize (3; 1 = the paper's space)")
     _add_warm_start(co)
+    _add_elite_mutants(co, "cosearch")
     co.add_argument("--subnet-population", type=int, default=16, help="subnets per generation of the middle loop")
     co.add_argument("--subnet-generations", type=int, default=4, help="middle-loop generations per design")
     co.add_argument("--workers", type=int, default=1, help="local processes evaluating designs in parallel")

@@ -36,7 +36,8 @@ from nn_space.zoo import get_network
 from .environment import check_resumed_environment, record_environment
 from .executor import Executor, InlineExecutor
 from .hardware_search import network_summary
-from .outer_loop import (RunFolderError, SearchProgress, best_and_stored_final, extend_budget, run_generations,
+from .outer_loop import (RunFolderError, SearchProgress, best_and_stored_final, check_elite_mutants,
+                         elite_mutants, extend_budget, run_generations,
                          start_optimizer, stored_optimizer)
 from .hardware_space import WARM_STARTS, HardwareSpace
 from .run_store import RunStore, genome_key
@@ -65,10 +66,13 @@ class CosearchConfig:
     axis_dims: int = 3  # loop dims an array axis may parallelize (1: the paper's space)
     final_budget: int | None = 2000  # re-cost reference and best (subnet, design) at this mapping budget
     warm_start: str = "baseline"  # generation 0: the baseline, or 'dataflows' (see HardwareSpace.start_genomes)
+    elite_mutants: int = 0  # per generation: mutants of the best design so far injected (outer_loop.elite_mutants)
+    elite_sigma: float = 0.05  # their std per gene (genes in [0, 1])
 
     def __post_init__(self):
         if self.warm_start not in WARM_STARTS:
             raise ValueError(f"warm_start: {self.warm_start!r} (allowed: {', '.join(WARM_STARTS)})")
+        check_elite_mutants(self.elite_mutants, self.elite_sigma, self.popsize)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -317,7 +321,8 @@ def _cosearch(config: CosearchConfig, store: RunStore, data_dir, executor: Execu
                 commit=lambda g, x, acc, outcome: _commit(store, g, x, acc.to_dict(), outcome),
                 executor=executor, progress=progress, baseline_fitness=base_fit)
     es, done = start_optimizer(store, start, config, stored=stored, **loop)
-    run_generations(store, es, done + 1, config.budget, start_designs=len(start), **loop)
+    propose = elite_mutants(store, config.elite_mutants, config.elite_sigma, config.seed)
+    run_generations(store, es, done + 1, config.budget, start_designs=len(start), propose=propose, **loop)
 
     best = store.best()
     if best is None:

@@ -33,7 +33,8 @@ from nn_space.zoo import get_network
 from .environment import check_resumed_environment, record_environment
 from .executor import Executor, InlineExecutor
 from .hardware_space import WARM_STARTS, HardwareSpace
-from .outer_loop import (RunFolderError, SearchProgress, best_and_stored_final, extend_budget, run_generations,
+from .outer_loop import (RunFolderError, SearchProgress, best_and_stored_final, check_elite_mutants,
+                         elite_mutants, extend_budget, run_generations,
                          start_optimizer, stored_optimizer)
 from .run_store import RunStore
 
@@ -54,12 +55,15 @@ class HardwareSearchConfig:
     final_budget: int | None = 2000  # re-cost baseline and best design with this mapping budget (None: don't)
     encoding: str = "importance"  # of loop orders and parallel dims: 'importance' (NAAS) or 'index' (ablation)
     warm_start: str = "baseline"  # generation 0: the baseline, or 'dataflows' (see HardwareSpace.start_genomes)
+    elite_mutants: int = 0  # per generation: mutants of the best design so far injected (outer_loop.elite_mutants)
+    elite_sigma: float = 0.05  # their std per gene (genes in [0, 1])
 
     def __post_init__(self):
         if self.encoding not in ENCODINGS:
             raise ValueError(f"encoding: {self.encoding!r} (allowed: {', '.join(ENCODINGS)})")
         if self.warm_start not in WARM_STARTS:
             raise ValueError(f"warm_start: {self.warm_start!r} (allowed: {', '.join(WARM_STARTS)})")
+        check_elite_mutants(self.elite_mutants, self.elite_sigma, self.popsize)
 
     def mapping_settings(self, budget: int | None = None) -> SearchSettings:
         """How the inner per-layer mapping searches run (``budget`` overrides the inner budget)."""
@@ -191,7 +195,8 @@ def _search(config: HardwareSearchConfig, store: RunStore, progress, executor: E
     loop = dict(decode=decode, make_task=make_task, worker=evaluate_hardware_design, commit=commit,
                 executor=executor, progress=progress, baseline_fitness=base_fit)
     es, done = start_optimizer(store, start, config, stored=stored, **loop)
-    run_generations(store, es, done + 1, config.budget, start_designs=len(start), **loop)
+    propose = elite_mutants(store, config.elite_mutants, config.elite_sigma, config.seed)
+    run_generations(store, es, done + 1, config.budget, start_designs=len(start), propose=propose, **loop)
 
     best = store.best()
     if best is None:

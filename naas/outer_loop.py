@@ -90,7 +90,8 @@ def start_optimizer(store: RunStore, start: list[np.ndarray], config, decode, ma
     """Generation 0 (the ``start`` genomes not yet in the store) evaluated and committed, then the optimizer:
     the stored one of a resumed run, or a new CMA-ES (``config``'s sigma0, seed and popsize) from the best
     start (ties: the first; none feasible: the first). Returns (optimizer, last finished generation)."""
-    popsize = config.popsize or 4 + int(3 * math.log(len(start[0])))  # cma's default for this many genes
+    popsize = config.popsize or default_popsize(len(start[0]))
+    check_elite_mutants(config.elite_mutants, config.elite_sigma, popsize)  # before anything is evaluated
     total = len(start) + generations_for(config.budget, len(start), popsize) * popsize
     fitness = _evaluate_generation(store, 0, np.array(start), 0, total, decode, make_task, worker, commit,
                                    executor, progress, baseline_fitness, time.perf_counter(), [0])
@@ -98,6 +99,41 @@ def start_optimizer(store: RunStore, start: list[np.ndarray], config, decode, ma
         return stored
     best = int(np.nanargmin(fitness)) if np.isfinite(fitness).any() else 0
     return new_optimizer(start[best], config.sigma0, config.seed, config.popsize), 0
+
+
+def default_popsize(genes: int) -> int:
+    """cma's default population for this many genes."""
+    return 4 + int(3 * math.log(genes))
+
+
+def check_elite_mutants(count: int, sigma: float, popsize: int | None) -> None:
+    """Refuses (``ValueError`` naming the field) mutant settings a generation cannot hold."""
+    if not isinstance(count, int) or count < 0:
+        raise ValueError(f"elite_mutants: {count!r} (allowed: an integer >= 0)")
+    if popsize and count >= popsize:
+        raise ValueError(f"elite_mutants: {count} (allowed: below the population size, {popsize})")
+    if not (isinstance(sigma, (int, float)) and 0.0 < sigma <= 1.0):
+        raise ValueError(f"elite_sigma: {sigma!r} (allowed: 0 < sigma <= 1, genes are in [0, 1])")
+
+
+def elite_mutants(store: RunStore, count: int, sigma: float, seed: int) -> Callable[[int], list[np.ndarray]]:
+    """Proposals for a generation: ``count`` Gaussian mutants (std ``sigma`` per gene, clipped to [0, 1]) of
+    the best design of the generations before it, injected into the CMA-ES population (none before any
+    design has a fitness).
+
+    The outer landscape is a patchwork of plateaus (connectivity is a permutation, sizes are steps), and a
+    popsize-8 CMA-ES with sigma0 0.3 spends most samples far from its best: mutants keep a share of every
+    generation on local refinements of it (cma's ``inject``: they steer the mean like any good sample).
+    Only designs of earlier generations count, so a resumed run proposes what the uninterrupted one did.
+    """
+    def propose(generation: int) -> list[np.ndarray]:
+        best = store.best(before_generation=generation) if count else None
+        if best is None:
+            return []
+        x = np.asarray(best["genome"], dtype=float)
+        rng = np.random.default_rng([seed, generation, 0x6D7574])
+        return [np.clip(x + rng.normal(0.0, sigma, x.size), 0.0, 1.0) for _ in range(count)]
+    return propose
 
 
 def generations_for(budget: int, start_designs: int, popsize: int) -> int:
@@ -136,18 +172,24 @@ def run_generations(store: RunStore, es, first_generation: int, budget: int,
                     make_task: Callable[[int, np.ndarray, Any], Any], worker: Callable[[Any], Any],
                     commit: Callable[[int, np.ndarray, Any, Any], None], executor: Executor,
                     progress: Callable[[SearchProgress], None] | None, baseline_fitness: float | None,
-                    start_designs: int = 1) -> None:
+                    start_designs: int = 1, propose: Callable[[int], list[np.ndarray]] | None = None) -> None:
     """Generations ``first_generation``.. until ``budget`` designs (the ``start_designs`` of generation 0
     included, whole generations).
 
     ``decode(generation, i, genome)`` gives the design, ``make_task(generation, genome, design)`` the picklable
     task ``worker`` evaluates (on ``executor``), ``commit(generation, genome, design, outcome)`` stores it.
     Fitness is read back from the store (NULL = infeasible: told a value just worse than the generation's worst).
+    ``propose(generation)`` (e.g. ``elite_mutants``): genomes injected into that generation as they are.
     """
     generations = generations_for(budget, start_designs, es.popsize)
     total = start_designs + generations * es.popsize
     t0, fresh = time.perf_counter(), [0]
     for generation in range(first_generation, generations + 1):
+        proposals = propose(generation) if propose else []
+        if len(proposals) >= es.popsize:
+            raise ValueError(f"elite_mutants: {len(proposals)} (allowed: below the population size, {es.popsize})")
+        for x in proposals:
+            es.inject([es.boundary_handler.inverse(x)], force=True)  # asked back unchanged
         X = np.array(es.ask())
         fitness = _evaluate_generation(store, generation, X, start_designs + (generation - 1) * es.popsize,
                                        total, decode, make_task, worker, commit, executor, progress,

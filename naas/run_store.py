@@ -113,9 +113,11 @@ class RunStore:
         where = "" if include_baseline else " WHERE generation >= 0"
         return int(self.db.execute(f"SELECT COUNT(*) FROM designs{where}").fetchone()[0])
 
-    def best(self) -> dict | None:
+    def best(self, before_generation: int | None = None) -> dict | None:
+        """The lowest-fitness searched design (of the generations before ``before_generation`` if given)."""
+        limit = "" if before_generation is None else f" AND generation < {int(before_generation)}"
         row = self.db.execute("SELECT id, generation, genome, accelerator, fitness FROM designs "
-                              "WHERE generation >= 0 AND fitness IS NOT NULL ORDER BY fitness, id LIMIT 1"
+                              f"WHERE generation >= 0 AND fitness IS NOT NULL{limit} ORDER BY fitness, id LIMIT 1"
                               ).fetchone()
         if row is None:
             return None

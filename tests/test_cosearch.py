@@ -19,7 +19,7 @@ from naas.outer_loop import RunFolderError
 from naas.run_store import RunStore
 
 TINY = dict(space="ofa-resnet50", baseline="eyeriss", budget=5, popsize=2, inner_budget=40,
-            subnet_population=4, subnet_generations=1, seed_subnets=2, final_budget=80)
+            subnet_population=4, subnet_generations=1, seed_subnets=2, final_budget=80, elite_mutants=1)
 
 
 def _rows(folder):
@@ -137,6 +137,11 @@ def test_cli_cosearch_and_report(ofa_data, tmp_path, capsys):
     assert rc == 0
     assert "bound 81.00%" in text and "predicted top-1 on OFA's holdout" in text
     assert "re-costed with 50 mapping evaluations per layer shape" in text
+    store = RunStore(out)
+    try:  # --elite-mutants default 2, capped below the population of 2
+        assert store.get_meta("config")["elite_mutants"] == 1
+    finally:
+        store.close()
     assert main(["report", str(out)]) == 0
     assert (out / "report" / "pareto.png").stat().st_size > 0
     front = pd.read_csv(out / "report" / "pareto.csv")
@@ -150,6 +155,8 @@ def test_cli_cosearch_and_report(ofa_data, tmp_path, capsys):
     (["--ofa-data", "/nonexistent/ofa"], "'/nonexistent/ofa' is not a folder"),
     (["--budget", "0"], "--budget: 0"),
     (["--final-budget", "-1"], "--final-budget: -1"),
+    (["--elite-mutants", "8"], "--elite-mutants: 8 (allowed: below the population size, 8)"),
+    (["--elite-sigma", "0"], "--elite-sigma: 0.0"),
 ])
 def test_cli_errors(args, message, tmp_path, capsys):
     assert main(["cosearch", "--out", str(tmp_path / "x"), *args]) == 2

@@ -1,6 +1,7 @@
 """NAAS hardware search: run store atomicity, exact resume after SIGKILL (real processes), CLI."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -14,7 +15,7 @@ import pytest
 from cost_model.accelerator import load_accelerator
 from naas.hardware_search import HardwareSearchConfig, RunFolderError, run_hardware_search
 from naas.hardware_space import HardwareSpace
-from naas.outer_loop import new_optimizer
+from naas.outer_loop import elite_mutants, new_optimizer
 from naas.run_store import RunStore, genome_key
 
 CONFIG = HardwareSearchConfig(baseline="shidiannao", networks=("alexnet",), mode="full", budget=24, seed=3,
@@ -25,7 +26,8 @@ def cli_args(cfg: HardwareSearchConfig, out) -> list[str]:
     return [sys.executable, "-m", "naas", "search", "--baseline", cfg.baseline, "--networks",
             ",".join(cfg.networks), "--mode", cfg.mode, "--budget", str(cfg.budget), "--seed", str(cfg.seed),
             "--inner-budget", str(cfg.inner_budget), "--popsize", str(cfg.popsize),
-            "--final-budget", str(cfg.final_budget or 0), "--warm-start", cfg.warm_start, "--out", str(out), "--quiet"]
+            "--final-budget", str(cfg.final_budget or 0), "--warm-start", cfg.warm_start,
+            "--elite-mutants", str(cfg.elite_mutants), "--out", str(out), "--quiet"]
 
 
 def rows(folder) -> list[tuple]:
@@ -124,13 +126,14 @@ def test_sizing_mode_keeps_the_baselines_connectivity(tmp_path):
 
 
 def test_sigkill_and_resume_equals_an_uninterrupted_run(tmp_path):
+    cfg = HardwareSearchConfig(**{**CONFIG.to_dict(), "elite_mutants": 1})  # one injected design a generation
     full = tmp_path / "full"
-    subprocess.run(cli_args(CONFIG, full), check=True, capture_output=True, timeout=600)
+    subprocess.run(cli_args(cfg, full), check=True, capture_output=True, timeout=600)
     reference = rows(full)
     assert len([r for r in reference if r[1] >= 0]) == 1 + 4 * 6  # warm start + ceil(23 / 4) generations
 
     run = tmp_path / "killed"
-    proc = subprocess.Popen(cli_args(CONFIG, run), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cli_args(cfg, run), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     committed: list[tuple] = []
     while time.time() < deadline:
@@ -166,7 +169,11 @@ def test_cli_errors(tmp_path):
                           (("--networks", "resnet51", "--out", str(tmp_path / "b")), "--networks: network: 'resnet51'"),
                           (("--budget", "0", "--out", str(tmp_path / "c")), "--budget: 0"),
                           (("--resume", str(tmp_path / "none"),), "holds no run to resume"),
-                          ((), "--out: a run folder is required")]:
+                          ((), "--out: a run folder is required"),
+                          (("--elite-mutants", "12", "--out", str(tmp_path / "d")),  # Eyeriss: 15 genes, popsize 12
+                           "--elite-mutants: 12 (allowed: below the population size, 12)"),
+                          (("--elite-mutants", "-1", "--out", str(tmp_path / "e")), "--elite-mutants: -1"),
+                          (("--elite-sigma", "2", "--out", str(tmp_path / "f")), "--elite-sigma: 2.0")]:
         proc = run(*args)
         assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
         assert "Traceback" not in proc.stderr
@@ -302,3 +309,35 @@ def test_cli_warm_start_option_is_stored_and_a_budget_of_only_starts_runs_no_gen
     bad = subprocess.run(args[:-3] + ["--out", str(tmp_path / "b"), "--warm-start", "best"], capture_output=True,
                          text=True, timeout=600)
     assert bad.returncode != 0 and "--warm-start" in bad.stderr
+
+
+def test_elite_mutants_lead_each_generation_and_are_near_the_best_so_far(tmp_path):
+    cfg = HardwareSearchConfig(**{**CONFIG.to_dict(), "budget": 13, "final_budget": None, "elite_mutants": 2,
+                                  "elite_sigma": 0.05})
+    run_hardware_search(cfg, tmp_path / "r")
+    store = RunStore(tmp_path / "r")
+    try:
+        genomes = {}
+        for gen, genome in store.db.execute("SELECT generation, genome FROM designs WHERE generation >= 1 "
+                                            "ORDER BY id"):
+            genomes.setdefault(gen, []).append(np.array(json.loads(genome)))
+        assert sorted(genomes) == [1, 2, 3] and all(len(g) == 4 for g in genomes.values())
+        propose = elite_mutants(store, 2, 0.05, cfg.seed)
+        for gen, X in genomes.items():
+            best = np.array(store.best(before_generation=gen)["genome"])
+            mutants = propose(gen)
+            assert len(mutants) == 2
+            # two of the four designs are the mutants, as proposed; the other two are CMA-ES samples
+            match = [next(i for i, x in enumerate(X) if np.allclose(x, m, rtol=0, atol=1e-12)) for m in mutants]
+            assert len(set(match)) == 2
+            for i, x in enumerate(X):
+                near = np.abs(x - best).max() < 0.05 * 6
+                assert near == (i in match) and ((x >= 0) & (x <= 1)).all()
+        assert store.best(before_generation=1)["generation"] == 0
+        assert store.best(before_generation=0) is None
+    finally:
+        store.close()
+    with pytest.raises(ValueError, match="elite_mutants: 4 \\(allowed: below the population size, 4\\)"):
+        HardwareSearchConfig(**{**CONFIG.to_dict(), "elite_mutants": 4})
+    with pytest.raises(ValueError, match="elite_sigma: 0"):
+        HardwareSearchConfig(**{**CONFIG.to_dict(), "elite_sigma": 0})

@@ -5,12 +5,14 @@ accelerator under Eyeriss's resources, and vs hardware-only search on the fixed 
     python experiments/cosearch_resnet50_eyeriss.py --quick --ofa-data ../shared/data/ofa  # smoke run
 
 Both searches get the same outer budget (hardware designs), CMA-ES population, warm start, elite mutants,
-inner mapping budget and seed.
+inner mapping budget, mapping-search start and step size, and seed; the final re-costing costs all three
+rows with the same mapping searches.
 The reference is torchvision's ResNet-50 on Eyeriss at its searched mapping; the accuracy bound is OFA's
 predictor on ResNet-50's configuration in the OFA space (predicted top-1 on OFA's holdout). The searches rank
 designs at the inner mapping budget; the table compares the reference and each search's best re-costed at
-``--final-budget`` mapping evaluations per layer shape (each at its best mapping found), and also shows the
-costs at the inner budget. Run folders are resumable: rerunning continues them. Prints a table and saves a
+``--final-budget`` mapping evaluations per layer shape (each at its best mapping found: by default, per layer
+shape, the best of the searches' own mapping search and two others, see ``--final-portfolio``), and also
+shows the costs at the inner budget. Run folders are resumable: rerunning continues them. Prints a table and saves a
 Pareto plot.
 """
 from __future__ import annotations
@@ -36,6 +38,7 @@ from naas.executor import make_executor  # noqa: E402
 from naas.hardware_search import HardwareSearchConfig, run_hardware_search  # noqa: E402
 from naas.hardware_search import record_final_costs as record_hw_final_costs  # noqa: E402
 from naas.run_store import RunStore  # noqa: E402
+from mapping.search import STARTS  # noqa: E402
 
 PAPER_EDP_REDUCTION = 4.88
 PAPER_ACCURACY_GAIN = 2.7  # top-1 points over ResNet-50 (ImageNet)
@@ -73,6 +76,14 @@ def main(argv=None) -> int:
     p.add_argument("--elite-mutants", type=int, default=2,
                    help="per generation of both searches: mutants of the best design so far injected (see "
                         "naas search --elite-mutants; 0: none)")
+    p.add_argument("--inner-start", choices=STARTS, default="best-default",
+                   help="where each per-layer mapping search starts, in both searches and the re-costing (see "
+                        "naas cosearch --inner-start)")
+    p.add_argument("--inner-sigma0", type=float, default=0.15,
+                   help="initial step size of each per-layer mapping search (see naas cosearch --inner-sigma0)")
+    p.add_argument("--final-portfolio", action=argparse.BooleanOptionalAction, default=True,
+                   help="re-cost reference and both bests with, per layer shape, the best mapping of the "
+                        "searches' own settings and 'default' / 'best-default' at sigma0 0.25 (default)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", default="experiments/results/cosearch_resnet50_eyeriss")
     p.add_argument("--quick", action="store_true", help="tiny budgets (smoke test)")
@@ -88,11 +99,13 @@ def main(argv=None) -> int:
                             budget=args.budget, seed=args.seed, inner_budget=args.inner_budget,
                             popsize=args.popsize, subnet_population=args.subnet_population,
                             subnet_generations=args.subnet_generations, final_budget=None,
-                            warm_start=args.warm_start, elite_mutants=args.elite_mutants)
+                            warm_start=args.warm_start, elite_mutants=args.elite_mutants,
+                            inner_start=args.inner_start, inner_sigma0=args.inner_sigma0)
     hw_cfg = HardwareSearchConfig(baseline="eyeriss", networks=("resnet50",), mode="full", budget=args.budget,
                                   seed=args.seed, inner_budget=args.inner_budget, popsize=args.popsize,
                                   final_budget=None,  # both re-costed below, at --final-budget
-                                  warm_start=args.warm_start, elite_mutants=args.elite_mutants)
+                                  warm_start=args.warm_start, elite_mutants=args.elite_mutants,
+                            inner_start=args.inner_start, inner_sigma0=args.inner_sigma0)
     co_dir, hw_dir = out / "cosearch", out / "hardware-only"
 
     def start_co(resume):
@@ -116,20 +129,21 @@ def main(argv=None) -> int:
         best = store.best()
         sub = store.design_subnets(best["id"])[0]
         bound = store.get_meta("accuracy_bound")
-        co_fin = record_final_costs(store, args.final_budget, args.ofa_data)
+        co_fin = record_final_costs(store, args.final_budget, args.ofa_data, portfolio=args.final_portfolio)
         (out / "report").mkdir(exist_ok=True)
         write_cosearch_report(store, out / "report")
         co_designs, co_seconds = store.count(), float(rows.seconds.sum())
         co_warm = store.get_meta("config").get("warm_start", "baseline")
         co_mutants = store.get_meta("config").get("elite_mutants", 0)
         co_starts = int((rows.generation == 0).sum())
+        co_inner = CosearchConfig.from_dict(store.get_meta("config"))
     finally:
         store.close()
     hw_store = RunStore(hw_dir)
     try:
         hw_best = hw_store.best()
         hw_res = hw_store.network_results().set_index(["design_id", "network"]).loc[hw_best["id"]].loc["resnet50"]
-        hw_fin = record_hw_final_costs(hw_store, args.final_budget)
+        hw_fin = record_hw_final_costs(hw_store, args.final_budget, portfolio=args.final_portfolio)
         hw_designs = hw_store.count()
     finally:
         hw_store.close()
@@ -161,9 +175,12 @@ def main(argv=None) -> int:
           f"({args.workers} workers); hardware-only: {hw_designs} designs, {hw_s:.0f} s wall now")
     print(f"warm start: {co_warm} (generation 0 of each search: {co_starts} designs, CMA-ES from the best); "
           f"{co_mutants} mutants of the best so far in each later generation")
+    print(f"mapping searches start from {co_inner.inner_start} with sigma0 {co_inner.inner_sigma0:g}")
     print(f"paper: {PAPER_EDP_REDUCTION}x lower EDP with +{PAPER_ACCURACY_GAIN} top-1 points (ImageNet)")
     print(f"EDP, energy, cycles at {args.final_budget} mapping evaluations per layer shape ({final_s:.0f} s to "
           f"re-cost now); search EDP at the searches' {args.inner_budget}")
+    recost = co_fin.get("portfolio", "the searches' own settings")
+    print(f"re-costing mappings: {recost}")
     print(f"co-search vs hardware-only: {hw_net['edp'] / co_fin['best']['edp']:.3f}x lower EDP "
           f"({hw_res.edp / sub['edp']:.3f}x at the search budget)")
     print(f"best subnet: {sub['config']}")

@@ -45,6 +45,26 @@ def _candidates(rest: int) -> list[int]:
     return sorted({-(-rest // t) for t in range(1, rest + 1)}, reverse=True)
 
 
+def default_mappings(layer: ConvLayer, acc) -> list[Mapping]:
+    """The default mapping of every dataflow's rules on ``acc``'s hardware, its own dataflow first.
+
+    Dataflows whose default does not fit are left out; if none fits, the error is the one of ``acc``'s own
+    dataflow. A searched design keeps its baseline's dataflow label, which need not be the rules that suit
+    its array (a K x C array maps best weight-stationary), so a mapping search may start from the best.
+    """
+    from dataclasses import replace
+
+    out, first_error = [], None
+    for name in [acc.dataflow] + [d for d in DATAFLOW_RULES if d != acc.dataflow]:
+        try:
+            out.append(default_mapping(layer, acc if name == acc.dataflow else replace(acc, dataflow=name)))
+        except MappingSpecError as e:
+            first_error = first_error or e
+    if not out:
+        raise first_error
+    return out
+
+
 def default_mapping(layer: ConvLayer, acc) -> Mapping:
     """The dataflow's default mapping of ``layer`` on ``acc`` (see the module docstring)."""
     from cost_model.evaluate import evaluate_mappings, explain_status

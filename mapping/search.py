@@ -26,6 +26,8 @@ from .unit_box import UnitBox
 
 OBJECTIVES = ("edp", "energy", "cycles")
 METHODS = ("cma-importance", "cma-index", "random")
+#: Named starting points of a CMA-ES mapping search (see ``search_layer``).
+STARTS = ("default", "best-default", "random")
 _TILE = [STAT_INDEX[f"tile_{lvl}_{t}"] for lvl in ("l1", "l2") for t in "WIO"]
 _ENERGY, _CYCLES = STAT_INDEX["energy"], STAT_INDEX["cycles"]
 
@@ -160,9 +162,11 @@ def search_layer(layer: ConvLayer, acc, budget: int = 2000, seed: int = 0, metho
                  popsize: int | None = None, resample_rounds: int = 3, batch: int = 64) -> SearchResult:
     """Search the mappings of ``layer`` on ``acc`` for the lowest ``objective`` within ``budget`` evaluations.
 
-    ``x0``: 'default' (warm start from the dataflow's default mapping), 'random' (uniform, from ``seed``),
-    a ``Mapping`` or a genome. ``method``: 'cma-importance', 'cma-index' or 'random' (uniform genomes of the
-    importance encoding, ``batch`` per kernel call).
+    ``x0``: 'default' (warm start from the dataflow's default mapping), 'best-default' (the default mapping
+    of every dataflow's rules on this hardware is evaluated, one kernel call counted in the budget, and the
+    search starts from the best; ties: the accelerator's own dataflow first), 'random' (uniform, from
+    ``seed``), a ``Mapping`` or a genome. ``method``: 'cma-importance', 'cma-index' or 'random' (uniform
+    genomes of the importance encoding, ``batch`` per kernel call).
     """
     if method not in METHODS:
         raise ValueError(f"method: {method!r} (allowed: {', '.join(METHODS)})")
@@ -186,9 +190,14 @@ def search_layer(layer: ConvLayer, acc, budget: int = 2000, seed: int = 0, metho
         from .default_mapping import default_mapping
         start = encoder.encode(default_mapping(layer, acc))
         tr.evaluate(start[None, :])  # the warm start is a candidate too
+    elif x0 == "best-default":
+        from .default_mapping import default_mappings
+        starts = np.array([encoder.encode(m) for m in default_mappings(layer, acc)])
+        fitness, _ = tr.evaluate(starts)  # they are candidates too
+        start = starts[int(np.argmin(fitness))]
     elif x0 == "random":
         start = rng.random(encoder.size)
     else:
-        raise ValueError(f"x0: {x0!r} (allowed: 'default', 'random', a Mapping or a genome)")
+        raise ValueError(f"x0: {x0!r} (allowed: {', '.join(map(repr, STARTS))}, a Mapping or a genome)")
     _cma(tr, start, sigma0, seed, popsize, resample_rounds, rng)
     return tr.result(objective, method, seed)

@@ -20,7 +20,7 @@ import hashlib
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -28,7 +28,8 @@ import numpy as np
 
 from cost_model.accelerator import accelerator_from_dict, load_accelerator, save_accelerator
 from cost_model.evaluate import NetworkEvaluationError
-from mapping.network_search import MappingCache, SearchSettings, search_network
+from mapping.network_search import (MappingCache, SearchSettings, check_start, final_portfolio, search_network,
+                                    search_network_best_of, settings_label)
 from nn_space.accuracy import ACCURACY_LABEL, AccuracyPredictor, load_predictor
 from nn_space.ofa_spaces import SubnetSpace
 from nn_space.zoo import get_network
@@ -68,11 +69,25 @@ class CosearchConfig:
     warm_start: str = "baseline"  # generation 0: the baseline, or 'dataflows' (see HardwareSpace.start_genomes)
     elite_mutants: int = 0  # per generation: mutants of the best design so far injected (outer_loop.elite_mutants)
     elite_sigma: float = 0.05  # their std per gene (genes in [0, 1])
+    inner_start: str = "default"  # where each per-layer mapping search starts (mapping.search.STARTS)
+    inner_sigma0: float = 0.25  # its CMA-ES initial step size
+    final_portfolio: bool = False  # final re-costing: per layer shape, the best of final_portfolio() searches
 
     def __post_init__(self):
+        check_start(self.inner_start, self.inner_sigma0, ("inner_start", "inner_sigma0"))
         if self.warm_start not in WARM_STARTS:
             raise ValueError(f"warm_start: {self.warm_start!r} (allowed: {', '.join(WARM_STARTS)})")
         check_elite_mutants(self.elite_mutants, self.elite_sigma, self.popsize)
+
+    def mapping_settings(self, budget: int | None = None) -> SearchSettings:
+        """How the per-layer mapping searches run (``budget`` overrides the inner budget)."""
+        return SearchSettings(budget=budget or self.inner_budget, seed=self.seed, x0=self.inner_start,
+                              sigma0=self.inner_sigma0)
+
+    def final_settings(self, budget: int) -> tuple[SearchSettings, ...]:
+        """The mapping searches a final re-costing at ``budget`` takes, per layer shape, the best of."""
+        own = self.mapping_settings(budget)
+        return final_portfolio(own) if self.final_portfolio else (own,)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -125,7 +140,7 @@ def search_subnets(acc, predictor: AccuracyPredictor, bound: float, starts: list
                    rng: np.random.Generator, cache: MappingCache | None = None) -> list[dict]:
     """OFA-style evolution over feasible subnets on one accelerator; every costed subnet, lowest EDP first."""
     space, res = predictor.space, predictor.info.resolutions
-    settings = SearchSettings(budget=config.inner_budget, seed=config.seed)
+    settings = config.mapping_settings()
     cache = cache if cache is not None else MappingCache()
     evaluated: dict[object, dict | None] = {}
     accuracy: dict[object, float] = {}
@@ -254,7 +269,7 @@ def run_cosearch(config: CosearchConfig | None, folder: str | Path, resume: bool
 def _reference_row(config: CosearchConfig, predictor: AccuracyPredictor, baseline) -> dict:
     """The baseline accelerator running the reference network(s) at searched mappings."""
     t = time.perf_counter()
-    settings = SearchSettings(budget=config.inner_budget, seed=config.seed)
+    settings = config.mapping_settings()
     cache = MappingCache()
     ref = reference_subnet(predictor.space)
     results = {"reference-subnet": network_summary(search_network(predictor.space.layers(ref), baseline,
@@ -338,33 +353,40 @@ def _cosearch(config: CosearchConfig, store: RunStore, data_dir, executor: Execu
     return best
 
 
-def record_final_costs(store: RunStore, budget: int, data_dir=None) -> dict:
+def record_final_costs(store: RunStore, budget: int, data_dir=None, portfolio: bool | None = None) -> dict:
     """The reference network(s) on the baseline and the best subnet on the best design, each re-costed with
     ``budget`` mapping evaluations per layer shape; stored as the run's "final" (computed once per best).
 
     The search ranks designs by costs from its small inner budget; the comparison the report and the
-    experiment print uses these larger-budget costs for both sides (as ``naas search`` does).
+    experiment print uses these larger-budget costs for both sides (as ``naas search`` does). ``portfolio``
+    (default: the run's ``final_portfolio``): per layer shape, the best mapping of the search's own settings
+    and the ``FINAL_STARTS`` searches.
     """
     config = CosearchConfig.from_dict(store.get_meta("config"))
+    if portfolio is not None:
+        config = replace(config, final_portfolio=portfolio)
+    searches = config.final_settings(budget)
+    label = settings_label(searches) if config.final_portfolio else None
     best, final = best_and_stored_final(store, budget, "no design in the co-search could map a subnet meeting "
-                                                       "the bound")
+                                                       "the bound", label)
     if final is not None:
         return final
     space = load_predictor(config.space, data_dir).space
     baseline = load_accelerator(config.baseline)
     hw_space = HardwareSpace(baseline, "full", axis_dims=config.axis_dims)
     best_acc = hw_space.decode(np.array(best["genome"]), name=f"{baseline.name}-cosearch")
-    settings = SearchSettings(budget=budget, seed=config.seed)
     networks = {"reference-subnet": space.layers(reference_subnet(space))}
     if config.reference_network:
         net = get_network(config.reference_network)
         networks[net.name] = net
     cache = MappingCache()
-    reference = {name: network_summary(search_network(net, baseline, settings, cache))
+    reference = {name: network_summary(search_network_best_of(net, baseline, searches, cache))
                  for name, net in networks.items()}
     sub = store.design_subnets(best["id"])[0]
-    cost = search_network(space.layers(space.from_dict(sub["config"])), best_acc, settings, MappingCache())
-    final = {"budget": budget, "best_id": best["id"], "reference": reference,
+    cost = search_network_best_of(space.layers(space.from_dict(sub["config"])), best_acc, searches,
+                                  MappingCache())
+    final = {"budget": budget, "best_id": best["id"], **({"portfolio": label} if label else {}),
+             "reference": reference,
              "reference_name": config.reference_network or "reference-subnet",
              "best": {**network_summary(cost), "config": sub["config"], "accuracy": sub["accuracy"],
                       "macs": sub["macs"]}}

@@ -74,6 +74,7 @@ def write_cosearch_report(store: RunStore, out: Path) -> list[Path]:
     config = store.get_meta("config")
     bound = store.get_meta("accuracy_bound")
     table = cosearch_table(store)
+    fin = final_costs_of(store)
     points = subnet_points(store)
     searched = points[points.generation >= 0]
     front = pareto_front(searched)
@@ -83,7 +84,9 @@ def write_cosearch_report(store: RunStore, out: Path) -> list[Path]:
         f"# Co-search ({config['space']}) under {config['baseline']}'s resources\n\n"
         f"accuracy = {ACCURACY_LABEL}; bound {bound:.6f}; EDP, energy and cycles at "
         f"{table['mapping budget'].iloc[0]} mapping evaluations per layer shape (search EDP: at the search's "
-        f"inner budget, {config['inner_budget']})\n\n"
+        f"inner budget, {config['inner_budget']}); each mapping search starts from "
+        f"{config.get('inner_start', 'default')}, sigma0 {config.get('inner_sigma0', 0.25):g}"
+        + (f"; re-costing: {fin['portfolio']}" if fin and "portfolio" in fin else "") + "\n\n"
         + table.to_markdown(index=False, floatfmt=".4g") + "\n")
     points.to_csv(files[2], index=False)
     front.to_csv(files[3], index=False)

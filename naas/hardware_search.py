@@ -27,7 +27,8 @@ from cost_model.accelerator import Accelerator, accelerator_from_dict, load_acce
 from cost_model.evaluate import NetworkCost, NetworkEvaluationError, evaluate_network
 from mapping.default_mapping import default_mapping
 from mapping.encoding import ENCODINGS
-from mapping.network_search import MappingCache, SearchSettings, search_network
+from mapping.network_search import (MappingCache, SearchSettings, check_start, final_portfolio,
+                                    search_network_best_of, settings_label)
 from nn_space.zoo import get_network
 
 from .environment import check_resumed_environment, record_environment
@@ -57,8 +58,12 @@ class HardwareSearchConfig:
     warm_start: str = "baseline"  # generation 0: the baseline, or 'dataflows' (see HardwareSpace.start_genomes)
     elite_mutants: int = 0  # per generation: mutants of the best design so far injected (outer_loop.elite_mutants)
     elite_sigma: float = 0.05  # their std per gene (genes in [0, 1])
+    inner_start: str = "default"  # where each per-layer mapping search starts (mapping.search.STARTS)
+    inner_sigma0: float = 0.25  # its CMA-ES initial step size
+    final_portfolio: bool = False  # final re-costing: per layer shape, the best of final_portfolio() searches
 
     def __post_init__(self):
+        check_start(self.inner_start, self.inner_sigma0, ("inner_start", "inner_sigma0"))
         if self.encoding not in ENCODINGS:
             raise ValueError(f"encoding: {self.encoding!r} (allowed: {', '.join(ENCODINGS)})")
         if self.warm_start not in WARM_STARTS:
@@ -67,7 +72,13 @@ class HardwareSearchConfig:
 
     def mapping_settings(self, budget: int | None = None) -> SearchSettings:
         """How the inner per-layer mapping searches run (``budget`` overrides the inner budget)."""
-        return SearchSettings(budget=budget or self.inner_budget, seed=self.seed, method=f"cma-{self.encoding}")
+        return SearchSettings(budget=budget or self.inner_budget, seed=self.seed, method=f"cma-{self.encoding}",
+                              x0=self.inner_start, sigma0=self.inner_sigma0)
+
+    def final_settings(self, budget: int) -> tuple[SearchSettings, ...]:
+        """The mapping searches a final re-costing at ``budget`` takes, per layer shape, the best of."""
+        own = self.mapping_settings(budget)
+        return final_portfolio(own) if self.final_portfolio else (own,)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -90,11 +101,12 @@ def network_summary(cost: NetworkCost) -> dict[str, float]:
 class DesignEvaluator:
     """Costs a hardware design on the search's networks (mapping per the mode), with a mapping cache."""
 
-    def __init__(self, config: HardwareSearchConfig):
+    def __init__(self, config: HardwareSearchConfig, searches: tuple[SearchSettings, ...] | None = None):
         self.config = config
         self.networks = [get_network(n) for n in config.networks]
         self.cache = MappingCache()
-        self.settings = config.mapping_settings()
+        # per layer shape, the best mapping of these searches (the search's own settings unless re-costing)
+        self.searches = searches or (config.mapping_settings(),)
 
     def cost(self, acc: Accelerator, searched: bool) -> tuple[float | None, dict, str | None]:
         """(geomean EDP or None, {network: summary}, error)."""
@@ -102,7 +114,7 @@ class DesignEvaluator:
         for net in self.networks:
             try:
                 if searched:
-                    cost = search_network(net, acc, self.settings, self.cache)
+                    cost = search_network_best_of(net, acc, self.searches, self.cache)
                 else:
                     cost = evaluate_network(net, acc, default_mapping, "default")
                 results[net.name] = network_summary(cost)
@@ -216,21 +228,27 @@ def final_costs(config: HardwareSearchConfig, baseline: Accelerator, best_acc: A
     The search ranks designs by costs from a small inner budget, and the best of many such costs is
     optimistic; the comparison the report prints uses these fresh, larger-budget costs for both sides.
     """
-    evaluator = DesignEvaluator(replace(config, inner_budget=config.final_budget))
-    out = {"budget": config.final_budget, "best_id": best_id}
+    searches = config.final_settings(config.final_budget)
+    evaluator = DesignEvaluator(config, searches)
+    out = {"budget": config.final_budget, "best_id": best_id,
+           **({"portfolio": settings_label(searches)} if config.final_portfolio else {})}
     for key, acc, searched in (("baseline", baseline, True), ("best", best_acc, config.mode == "full")):
         fit, res, err = evaluator.cost(acc, searched)
         out[key] = {"fitness": fit, "networks": res, "error": err}
     return out
 
 
-def record_final_costs(store: RunStore, budget: int) -> dict:
+def record_final_costs(store: RunStore, budget: int, portfolio: bool | None = None) -> dict:
     """``final_costs`` at ``budget`` for the run's current best, stored as the run's "final" (computed once).
 
     Also for a run stored without a final budget (``naas report`` and the experiments compare at it then).
+    ``portfolio``: override the run's ``final_portfolio``.
     """
     config = replace(HardwareSearchConfig.from_dict(store.get_meta("config")), final_budget=budget)
-    best, final = best_and_stored_final(store, budget, "no design in the search could map every layer")
+    if portfolio is not None:
+        config = replace(config, final_portfolio=portfolio)
+    label = settings_label(config.final_settings(budget)) if config.final_portfolio else None
+    best, final = best_and_stored_final(store, budget, "no design in the search could map every layer", label)
     if final is not None:
         return final
     baseline = load_accelerator(config.baseline)

@@ -200,15 +200,19 @@ def run_generations(store: RunStore, es, first_generation: int, budget: int,
         store.save_checkpoint(generation, pickle.dumps(es))
 
 
-def best_and_stored_final(store: RunStore, budget: int, nothing_found: str) -> tuple[dict, dict | None]:
+def best_and_stored_final(store: RunStore, budget: int, nothing_found: str,
+                          portfolio: str | None = None) -> tuple[dict, dict | None]:
     """The run's best design and its re-costing at ``budget`` if already stored ("final" meta), else None.
 
+    ``portfolio``: the label of the mapping searches a re-costing takes the best of (None: the search's own
+    settings alone, as stored before portfolios existed); a stored re-costing counts only if it matches.
     Raises ``NetworkEvaluationError(nothing_found)`` if no design has a fitness.
     """
     best = store.best()
     if best is None:
         raise NetworkEvaluationError([nothing_found], None)
     final = store.get_meta("final")
-    if final is not None and final["best_id"] == best["id"] and final["budget"] == budget:
+    if (final is not None and final["best_id"] == best["id"] and final["budget"] == budget
+            and final.get("portfolio") == portfolio):
         return best, final
     return best, None

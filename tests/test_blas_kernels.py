@@ -22,12 +22,13 @@ RECOST = """
 import json, os, sys
 import naas  # pins OpenBLAS's kernels
 from cost_model.accelerator import accelerator_from_dict
-from mapping.network_search import MappingCache, SearchSettings, search_network
+from mapping.network_search import MappingCache, search_network
+from naas.cosearch import CosearchConfig
 from nn_space.accuracy import load_predictor
-acc, sub, budget, data = json.loads(sys.stdin.read())
+acc, sub, config, data = json.loads(sys.stdin.read())
 space = load_predictor("ofa-resnet50", data).space
 cost = search_network(space.layers(space.from_dict(sub)), accelerator_from_dict(acc),
-                      SearchSettings(budget=budget, seed=0), MappingCache())
+                      CosearchConfig.from_dict(config).mapping_settings(), MappingCache())
 print(json.dumps({"edp": cost.edp, "coretype": os.environ.get("OPENBLAS_CORETYPE")}))
 """
 
@@ -59,11 +60,11 @@ def test_a_fresh_process_reproduces_a_committed_search_result(ofa_data):
         warm = int(designs[designs.generation == 0].id.iloc[0])
         acc = json.loads(store.db.execute("SELECT accelerator FROM designs WHERE id = ?", (warm,)).fetchone()[0])
         sub = store.design_subnets(warm)[0]
-        budget = store.get_meta("config")["inner_budget"]
+        config = store.get_meta("config")
     finally:
         store.close()
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
-    out = subprocess.run([sys.executable, "-c", RECOST], input=json.dumps([acc, sub["config"], budget,
+    out = subprocess.run([sys.executable, "-c", RECOST], input=json.dumps([acc, sub["config"], config,
                                                                           str(ofa_data)]),
                          capture_output=True, text=True, env=env, cwd=REPO, check=True).stdout
     got = json.loads(out)

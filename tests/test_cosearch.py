@@ -9,7 +9,7 @@ import pytest
 
 from naas.cli import main
 from cost_model.accelerator import load_accelerator
-from mapping.network_search import MappingCache, SearchSettings, search_network
+from mapping.network_search import SearchSettings, final_portfolio, search_network_best_of
 from naas.cosearch import ACCURACY_TOLERANCE, CosearchConfig, run_cosearch
 from naas.cosearch_report import cosearch_table, pareto_front
 from nn_space.accuracy import load_predictor
@@ -19,7 +19,8 @@ from naas.outer_loop import RunFolderError
 from naas.run_store import RunStore
 
 TINY = dict(space="ofa-resnet50", baseline="eyeriss", budget=5, popsize=2, inner_budget=40,
-            subnet_population=4, subnet_generations=1, seed_subnets=2, final_budget=80, elite_mutants=1)
+            subnet_population=4, subnet_generations=1, seed_subnets=2, final_budget=80, elite_mutants=1,
+            inner_start="best-default", inner_sigma0=0.15, final_portfolio=True)
 
 
 def _rows(folder):
@@ -62,12 +63,15 @@ def test_final_costs_are_larger_budget_costs_of_reference_and_best(tiny_run, ofa
     folder, best = tiny_run
     fin = best["final"]
     assert fin["budget"] == 80 and fin["best_id"] == best["id"]
-    settings = SearchSettings(budget=80, seed=0)
-    ref = search_network(get_network("resnet50"), load_accelerator("eyeriss"), settings, MappingCache())
+    own = SearchSettings(budget=80, seed=0, x0="best-default", sigma0=0.15)  # the search's, at 80
+    assert CosearchConfig(**TINY).mapping_settings(80) == own
+    searches = final_portfolio(own)  # per layer shape, the best of it and two others
+    assert CosearchConfig(**TINY).final_settings(80) == searches and fin["portfolio"].count(";") == 2
+    ref = search_network_best_of(get_network("resnet50"), load_accelerator("eyeriss"), searches)
     assert fin["reference"]["resnet50"]["edp"] == pytest.approx(ref.edp)
     space = load_predictor("ofa-resnet50", str(ofa_data)).space
-    sub = search_network(space.layers(space.from_dict(best["subnet"]["config"])),
-                         load_accelerator(folder / "best.yaml"), settings, MappingCache())
+    sub = search_network_best_of(space.layers(space.from_dict(best["subnet"]["config"])),
+                                 load_accelerator(folder / "best.yaml"), searches)
     assert fin["best"]["edp"] == pytest.approx(sub.edp)
     assert fin["best"]["edp"] != pytest.approx(best["fitness"])  # not the search's (inner budget 40) cost
     store = RunStore(folder)
@@ -84,6 +88,16 @@ def test_config_stored_before_final_budget_means_no_recosting():
     old = {k: v for k, v in CosearchConfig(**TINY).to_dict().items() if k not in ("axis_dims", "final_budget")}
     cfg = CosearchConfig.from_dict(old)
     assert (cfg.axis_dims, cfg.final_budget) == (1, None)
+    older = {k: v for k, v in old.items() if not k.startswith(("inner_s", "final_p"))}  # before these
+    assert CosearchConfig.from_dict(older).mapping_settings() == SearchSettings(budget=40, seed=0)
+    assert CosearchConfig.from_dict(older).final_settings(80) == (SearchSettings(budget=80, seed=0),)
+
+
+def test_config_refuses_unknown_inner_starts():
+    with pytest.raises(ValueError, match="inner_start: 'best' \\(allowed: default, best-default, random\\)"):
+        CosearchConfig(**{**TINY, "inner_start": "best"})
+    with pytest.raises(ValueError, match="inner_sigma0: 1.5"):
+        CosearchConfig(**{**TINY, "inner_sigma0": 1.5})
 
 
 def test_interrupted_and_resumed_equals_uninterrupted(tiny_run, ofa_data, tmp_path):
@@ -139,11 +153,16 @@ def test_cli_cosearch_and_report(ofa_data, tmp_path, capsys):
     assert "re-costed with 50 mapping evaluations per layer shape" in text
     store = RunStore(out)
     try:  # --elite-mutants default 2, capped below the population of 2
-        assert store.get_meta("config")["elite_mutants"] == 1
+        config = store.get_meta("config")
+        assert config["elite_mutants"] == 1
+        assert (config["inner_start"], config["inner_sigma0"]) == ("best-default", 0.15)
+        assert config["final_portfolio"] and store.get_meta("final")["portfolio"].count(";") == 2
     finally:
         store.close()
     assert main(["report", str(out)]) == 0
     assert (out / "report" / "pareto.png").stat().st_size > 0
+    md = (out / "report" / "comparison.md").read_text()
+    assert "each mapping search starts from best-default, sigma0 0.15; re-costing: best per layer shape of" in md
     front = pd.read_csv(out / "report" / "pareto.csv")
     assert len(front) >= 1 and (front.accuracy >= 0.81 - ACCURACY_TOLERANCE).all()
     assert main(["evaluate", "-a", str(out / "best.yaml"), "-n", "resnet50", "--budget", "30"]) == 0
@@ -157,10 +176,18 @@ def test_cli_cosearch_and_report(ofa_data, tmp_path, capsys):
     (["--final-budget", "-1"], "--final-budget: -1"),
     (["--elite-mutants", "8"], "--elite-mutants: 8 (allowed: below the population size, 8)"),
     (["--elite-sigma", "0"], "--elite-sigma: 0.0"),
+    (["--inner-sigma0", "0"], "--inner-sigma0: 0 (allowed: 0 < value <= 1)"),
 ])
 def test_cli_errors(args, message, tmp_path, capsys):
     assert main(["cosearch", "--out", str(tmp_path / "x"), *args]) == 2
     assert message in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_cli_refuses_an_unknown_inner_start(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:  # argparse's choices
+        main(["cosearch", "--out", str(tmp_path / "x"), "--inner-start", "best"])
+    assert exc.value.code == 2 and "--inner-start: invalid choice: 'best'" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 
 

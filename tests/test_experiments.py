@@ -62,3 +62,14 @@ def test_cosearch_resnet50_eyeriss_quick(tmp_path, capsys, ofa_data):
     assert cosearch_resnet50_eyeriss.main(["--quick", "--workers", "1", "--ofa-data", str(ofa_data),
                                            "--out", str(tmp_path)]) == 0
     assert pd.read_csv(tmp_path / "table.csv").equals(table)
+
+
+def test_inner_ranking_quick(tmp_path, capsys):
+    from experiments import inner_ranking
+    assert inner_ranking.main(["--quick", "--workers", "1", "--out", str(tmp_path)]) == 0
+    table = pd.read_csv(tmp_path / "table.csv")
+    assert len(table) == len(inner_ranking.VARIANTS)
+    assert (table["inner / final EDP (geomean)"] > 0).all() and (table["regret of its first"] >= 1).all()
+    designs = pd.read_csv(tmp_path / "designs.csv")
+    assert len(designs) == 4 and (designs["EDP at 120"] > 0).all()
+    assert "4 designs (2 best, 2 drawn" in capsys.readouterr().out

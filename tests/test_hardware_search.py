@@ -115,6 +115,20 @@ def test_final_costs_are_fresh_larger_budget_costs_of_baseline_and_best(tmp_path
     assert row["baseline EDP"] == pytest.approx(base_res["alexnet"]["edp"], rel=1e-12)
     assert row["NAAS EDP"] == pytest.approx(best_res["alexnet"]["edp"], rel=1e-12)
     assert row["baseline EDP"] != ranked_row["baseline EDP"]  # 400 vs 150 evaluations per layer shape
+    # re-costed again with a portfolio of mapping searches: per layer shape the best of three, stored as such
+    from naas.hardware_search import record_final_costs
+    from mapping.network_search import final_portfolio
+    store = RunStore(run)
+    try:
+        fin = record_final_costs(store, CONFIG.final_budget, portfolio=True)
+        assert fin["portfolio"].startswith("best per layer shape of: ") and fin["portfolio"].count(";") == 1
+        assert store.get_meta("final") == fin and record_final_costs(store, CONFIG.final_budget, True) == fin
+    finally:
+        store.close()
+    searches = final_portfolio(CONFIG.mapping_settings(CONFIG.final_budget))
+    assert [(s.x0, s.sigma0) for s in searches] == [("default", 0.25), ("best-default", 0.25)]
+    best_of = DesignEvaluator(CONFIG, searches).cost(load_accelerator("shidiannao"), True)[1]["alexnet"]
+    assert fin["baseline"]["networks"]["alexnet"]["edp"] == pytest.approx(best_of["edp"], rel=1e-12)
 
 
 def test_sizing_mode_keeps_the_baselines_connectivity(tmp_path):
@@ -173,7 +187,8 @@ def test_cli_errors(tmp_path):
                           (("--elite-mutants", "12", "--out", str(tmp_path / "d")),  # Eyeriss: 15 genes, popsize 12
                            "--elite-mutants: 12 (allowed: below the population size, 12)"),
                           (("--elite-mutants", "-1", "--out", str(tmp_path / "e")), "--elite-mutants: -1"),
-                          (("--elite-sigma", "2", "--out", str(tmp_path / "f")), "--elite-sigma: 2.0")]:
+                          (("--elite-sigma", "2", "--out", str(tmp_path / "f")), "--elite-sigma: 2.0"),
+                          (("--inner-sigma0", "2", "--out", str(tmp_path / "g")), "--inner-sigma0: 2 (allowed")]:
         proc = run(*args)
         assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
         assert "Traceback" not in proc.stderr
@@ -341,3 +356,12 @@ def test_elite_mutants_lead_each_generation_and_are_near_the_best_so_far(tmp_pat
         HardwareSearchConfig(**{**CONFIG.to_dict(), "elite_mutants": 4})
     with pytest.raises(ValueError, match="elite_sigma: 0"):
         HardwareSearchConfig(**{**CONFIG.to_dict(), "elite_sigma": 0})
+
+
+def test_inner_start_reaches_the_mapping_searches():
+    cfg = HardwareSearchConfig(**{**CONFIG.to_dict(), "inner_start": "best-default", "inner_sigma0": 0.15})
+    s = cfg.mapping_settings(2000)
+    assert (s.budget, s.x0, s.sigma0, s.method) == (2000, "best-default", 0.15, "cma-importance")
+    assert CONFIG.mapping_settings().x0 == "default" and CONFIG.mapping_settings().sigma0 == 0.25
+    with pytest.raises(ValueError, match="inner_start: 'x'"):
+        HardwareSearchConfig(**{**CONFIG.to_dict(), "inner_start": "x"})

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from cost_model.accelerator import ArrayDim, load_accelerator
 from cost_model.evaluate import evaluate_layer, evaluate_network
 from cost_model.stats import STAT_INDEX
-from mapping.default_mapping import default_mapping
+from mapping.default_mapping import DATAFLOW_RULES, default_mapping, default_mappings
 from mapping.encoding import PERMUTATIONS, MappingEncoder, padding_minimal_factors
 from mapping.exhaustive import SpaceTooLargeError, exhaustive_search, space_size
 from mapping.network_search import MappingCache, SearchSettings, search_network
@@ -81,6 +81,67 @@ def test_search_is_reproducible_within_budget_and_beats_its_warm_start():
     evals = [h[0] for h in a.history]
     bests = [h[1] for h in a.history]
     assert evals == sorted(evals) and bests == sorted(bests, reverse=True) and evals[-1] == 600
+
+
+# Eyeriss's resources as a K x C array, still labelled row-stationary (as searched designs are)
+EYERISS_KC = replace(EYERISS, array=(ArrayDim(12, "K"), ArrayDim(14, "C")), l1_partition=None, l1_bytes=64.0,
+                     l2_bytes=180000.0)
+
+
+def test_default_mappings_put_the_own_dataflow_first_and_fit():
+    ms = default_mappings(RESNET_3X3, EYERISS_KC)
+    assert ms[0] == default_mapping(RESNET_3X3, EYERISS_KC) and len(ms) == len(DATAFLOW_RULES)
+    assert [m.label for m in ms][0] == "default row-stationary"
+    assert len({m.label for m in ms}) == len(ms)
+    for m in ms:  # each is valid on this hardware (evaluate_layer raises otherwise)
+        assert evaluate_layer(RESNET_3X3, EYERISS_KC, m).edp > 0
+    tiny = replace(load_accelerator("nvdla-256"), l2_bytes=64.0)
+    with pytest.raises(MappingSpecError, match="no default mapping fits: L2 overflow"):
+        default_mappings(ConvLayer(k=64, c=64, y=7, x=7, r=3, s=3), tiny)
+
+
+def test_best_default_start_evaluates_every_default_and_starts_from_the_best():
+    ms = default_mappings(RESNET_3X3, EYERISS_KC)
+    edps = [evaluate_layer(RESNET_3X3, EYERISS_KC, m).edp for m in ms]
+    assert min(edps) < edps[0]  # on a K x C array another dataflow's default beats row-stationary's
+    r = search_layer(RESNET_3X3, EYERISS_KC, budget=300, seed=2, x0="best-default", sigma0=0.15)
+    assert r.history[0][:2] == (len(ms), pytest.approx(min(edps)))  # one batch, counted in the budget
+    assert r.evaluations == 300 and r.best <= min(edps)
+    again = search_layer(RESNET_3X3, EYERISS_KC, budget=300, seed=2, x0="best-default", sigma0=0.15)
+    assert again.mapping == r.mapping and again.history == r.history
+    short = search_layer(RESNET_3X3, EYERISS_KC, budget=2, seed=2, x0="best-default")
+    assert short.evaluations == 2 and short.best == pytest.approx(min(edps[:2]))
+
+
+def test_search_settings_refuse_unknown_starts_and_step_sizes():
+    with pytest.raises(ValueError, match="x0: 'best' \\(allowed: default, best-default, random\\)"):
+        SearchSettings(x0="best")
+    with pytest.raises(ValueError, match="sigma0: 0"):
+        SearchSettings(sigma0=0)
+    with pytest.raises(ValueError, match="x0: 'nope'"):
+        search_layer(RESNET_3X3, EYERISS, budget=10, x0="nope")
+    assert "start best-default, sigma0 0.15" in SearchSettings(x0="best-default", sigma0=0.15).describe()
+    assert "start" not in SearchSettings().describe()
+
+
+def test_portfolio_takes_each_shapes_best_mapping_of_its_searches():
+    from mapping.network_search import final_portfolio, search_network_best_of
+    net = get_network("alexnet")
+    own = SearchSettings(budget=150, seed=1, x0="best-default", sigma0=0.15)
+    searches = final_portfolio(own)
+    assert [(s.x0, s.sigma0, s.budget, s.seed) for s in searches] == [
+        ("best-default", 0.15, 150, 1), ("default", 0.25, 150, 1), ("best-default", 0.25, 150, 1)]
+    assert len(final_portfolio(SearchSettings(budget=150))) == 2  # its own settings are not repeated
+    cache = MappingCache()
+    best = search_network_best_of(net, EYERISS_KC, searches, cache)
+    singles = [search_network(net, EYERISS_KC, s, cache) for s in searches]
+    assert cache.searches == 3 * len(net.unique_layers())  # the singles were all cache hits
+    for i, layer in enumerate(best.layers):
+        layer_edps = [single.layers[i].edp for single in singles]
+        assert layer.edp == min(layer_edps)
+    assert best.edp <= min(single.edp for single in singles) * 1.0001 or best.energy <= min(
+        single.energy for single in singles)
+    assert best.mapping_source.startswith("best per layer shape of: ")
 
 
 @pytest.mark.parametrize("method", ["cma-index", "random"])

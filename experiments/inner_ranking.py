@@ -37,7 +37,7 @@ import pandas as pd  # noqa: E402
 from cost_model.accelerator import accelerator_from_dict  # noqa: E402
 from cost_model.evaluate import NetworkEvaluationError  # noqa: E402
 from mapping.network_search import MappingCache, SearchSettings, search_network  # noqa: E402
-from naas.run_store import RunStore  # noqa: E402
+from naas.run_store import NoRunError, RunStore  # noqa: E402
 from nn_space.ofa_spaces import get_space  # noqa: E402
 
 VARIANTS = (("default", 0.25), ("default", 0.15), ("best-default", 0.25), ("best-default", 0.15))
@@ -86,9 +86,10 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    if not (Path(args.run) / RunStore.FILE).exists():
-        raise SystemExit(f"--run: {args.run!r} holds no run (no {RunStore.FILE})")
-    store = RunStore(args.run)
+    try:
+        store = RunStore(args.run, create=False)
+    except NoRunError as exc:
+        raise SystemExit(f"--run: {exc}") from None
     try:
         if store.get_meta("kind") != "cosearch":
             raise SystemExit(f"--run: {args.run!r} holds no co-search")

@@ -190,7 +190,7 @@ def cmd_search(args) -> int:
           (f" = {best['fitness'] / base:.3f}x the baseline's {base:.4e}" if base else ""))
     from naas.report import final_costs_of
     from naas.run_store import RunStore
-    store = RunStore(folder)
+    store = RunStore(folder, create=False)
     try:
         fin = final_costs_of(store)
     finally:

@@ -64,6 +64,8 @@ class CosearchConfig:
     subnet_generations: int = 4
     mutate_prob: float = 0.1
     seed_subnets: int = 6
+    seed_generations: int = 60  # the predictor-only evolution that finds them (low_mac_subnets)
+    seed_restarts: int = 2
     axis_dims: int = 3  # loop dims an array axis may parallelize (1: the paper's space)
     final_budget: int | None = 2000  # re-cost reference and best (subnet, design) at this mapping budget
     warm_start: str = "baseline"  # generation 0: the baseline, or 'dataflows' (see HardwareSpace.start_genomes)
@@ -78,6 +80,10 @@ class CosearchConfig:
         if self.warm_start not in WARM_STARTS:
             raise ValueError(f"warm_start: {self.warm_start!r} (allowed: {', '.join(WARM_STARTS)})")
         check_elite_mutants(self.elite_mutants, self.elite_sigma, self.popsize)
+        for name, low in (("seed_subnets", 0), ("seed_generations", 0), ("seed_restarts", 1)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"{name}: {value!r} (expected an integer >= {low})")
 
     def mapping_settings(self, budget: int | None = None) -> SearchSettings:
         """How the per-layer mapping searches run (``budget`` overrides the inner budget)."""
@@ -118,22 +124,59 @@ def _feasible(predictor: AccuracyPredictor, candidates: list, bound: float) -> l
     return [(c, float(a)) for c, a in zip(candidates, acc) if a >= bound - ACCURACY_TOLERANCE]
 
 
-def low_mac_subnets(predictor: AccuracyPredictor, bound: float, starts: list, n: int,
-                    rng: np.random.Generator, generations: int = 30, batch: int = 200) -> list:
-    """The ``n`` lowest-MAC subnets found that meet the bound (evolution on MACs, predictor only)."""
+def _network_key(space: SubnetSpace, subnet) -> tuple[float, bytes]:
+    """(MACs, digest of the layer list): configs that build the same layers share the key."""
+    net = space.layers(subnet)
+    return float(net.macs), hashlib.blake2b(repr(net.layers).encode(), digest_size=16).digest()
+
+
+def _evolve_low_mac(predictor: AccuracyPredictor, bound: float, starts: list, parents: int,
+                    rng: np.random.Generator, generations: int, batch: int) -> dict:
+    """One evolution on MACs from ``starts``: every feasible subnet met -> its network key."""
     space = predictor.space
     res = predictor.info.resolutions
-    macs = {s: space.layers(s).macs for s, _ in _feasible(predictor, starts, bound)}
-    if not macs:
-        return []
+    keys = {s: _network_key(space, s) for s, _ in _feasible(predictor, starts, bound)}
+    if not keys:
+        return {}
     for _ in range(generations):
-        parents = sorted(macs, key=macs.get)[:max(4, n)]
-        kids = [space.mutate(parents[rng.integers(len(parents))], 0.1, rng, res) for _ in range(batch)]
-        kids += [space.crossover(parents[rng.integers(len(parents))], parents[rng.integers(len(parents))], rng)
+        # parents distinct as networks: configs that differ only in unused settings (a skipped block's
+        # expand ratio, a stem width that rounds to the same channels) would otherwise fill the parents
+        best = _distinct_networks(keys, parents)
+        kids = [space.mutate(best[rng.integers(len(best))], 0.1, rng, res) for _ in range(batch)]
+        kids += [space.crossover(best[rng.integers(len(best))], best[rng.integers(len(best))], rng)
                  for _ in range(batch // 4)]
-        for s, _ in _feasible(predictor, [k for k in set(kids) if k not in macs], bound):
-            macs[s] = space.layers(s).macs
-    return sorted(macs, key=lambda s: (macs[s], str(s)))[:n]
+        for s, _ in _feasible(predictor, [k for k in dict.fromkeys(kids) if k not in keys], bound):
+            keys[s] = _network_key(space, s)
+    return keys
+
+
+def _distinct_networks(keys: dict, n: int) -> list:
+    """The ``n`` lowest-MAC subnets of ``keys`` (subnet -> network key), one per distinct network."""
+    out, seen = [], set()
+    for s in sorted(keys, key=lambda s: (keys[s][0], str(s))):
+        if keys[s] not in seen:
+            seen.add(keys[s])
+            out.append(s)
+            if len(out) >= n:
+                break
+    return out
+
+
+def low_mac_subnets(predictor: AccuracyPredictor, bound: float, starts: list, n: int,
+                    rng: np.random.Generator, generations: int = 60, batch: int = 200,
+                    restarts: int = 2, parents: int = 32) -> list:
+    """The ``n`` lowest-MAC distinct networks that meet the bound, pooled over ``restarts`` evolutions on MACs.
+
+    Each evolution breeds ``batch`` mutants and ``batch // 4`` crossovers per generation from its ``parents``
+    lowest-MAC distinct networks (predictor only, no hardware); fewer parents or one evolution stalls in
+    local optima on some seeds (about 20 s on one core for ResNet-50's space).
+    """
+    base = int(rng.integers(2**31))
+    pooled: dict = {}
+    for r in range(restarts):
+        pooled.update(_evolve_low_mac(predictor, bound, starts, max(parents, n), np.random.default_rng([base, r]),
+                                      generations, batch))
+    return _distinct_networks(pooled, n)
 
 
 def search_subnets(acc, predictor: AccuracyPredictor, bound: float, starts: list, config: CosearchConfig,
@@ -318,7 +361,8 @@ def _cosearch(config: CosearchConfig, store: RunStore, data_dir, executor: Execu
     seeds = store.get_meta("seed_subnets")
     if seeds is None:  # hardware-independent; found once per run and kept for resumes
         rng = np.random.default_rng([config.seed, 1])
-        seeds = [s.to_dict() for s in low_mac_subnets(predictor, bound, [ref], config.seed_subnets, rng)]
+        seeds = [s.to_dict() for s in low_mac_subnets(predictor, bound, [ref], config.seed_subnets, rng,
+                                                      config.seed_generations, restarts=config.seed_restarts)]
         store.set_meta("seed_subnets", seeds)
     base_starts = [ref.to_dict()] + seeds
 

@@ -15,7 +15,7 @@ from .bounds import network_bounds
 from .cosearch_report import cosearch_table, write_cosearch_report
 from .environment import describe_environment
 from .hardware_search import HardwareSearchConfig
-from .run_store import RunStore
+from .run_store import NoRunError, RunStore
 from .sweep_report import sweep_summary, write_sweep_report
 
 LEVELS = ("mac", "l1", "noc", "l2", "dram")
@@ -82,9 +82,7 @@ def comparison_table(store: RunStore, final: bool = True) -> pd.DataFrame:
 def write_report(folder: str | Path) -> list[Path]:
     """Write the tables and plots into ``folder/report``; returns the files written."""
     folder = Path(folder)
-    if not (folder / RunStore.FILE).exists():
-        raise ReportError(f"report: {str(folder)!r} holds no run")
-    store = RunStore(folder)
+    store = _open(folder)
     try:
         out = folder / "report"
         if store.best() is None:
@@ -210,9 +208,16 @@ def _draw_array(best: dict, config: HardwareSearchConfig, path: Path) -> Path:
     return path
 
 
+def _open(folder: str | Path) -> RunStore:
+    try:
+        return RunStore(folder, create=False)
+    except NoRunError as exc:
+        raise ReportError(f"report: {exc}") from None
+
+
 def summary(folder: str | Path) -> str:
     """The comparison table as text, for the terminal."""
-    store = RunStore(folder)
+    store = _open(folder)
     try:
         env = describe_environment(store.get_meta("environment"))
         if store.get_meta("kind") == "sweep":

@@ -55,15 +55,22 @@ def genome_key(genome: np.ndarray) -> str:
     return np.ascontiguousarray(genome, dtype=np.float64).tobytes().hex()
 
 
+class NoRunError(FileNotFoundError):
+    """A folder opened for reading holds no run store."""
+
+
 class RunStore:
     """Designs, per-network results and optimizer checkpoints of one search run."""
 
     FILE = "run.sqlite"
 
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, create: bool = True):
+        """Open the run in ``folder``; ``create=False`` refuses a folder without one instead of starting it."""
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / self.FILE
+        if not create and not self.path.is_file():
+            raise NoRunError(f"{str(self.folder)!r} holds no run (no {self.FILE})")
+        self.folder.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, isolation_level=None)  # explicit transactions below
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")

@@ -10,7 +10,8 @@ import pytest
 from naas.cli import main
 from cost_model.accelerator import load_accelerator
 from mapping.network_search import SearchSettings, final_portfolio, search_network_best_of
-from naas.cosearch import ACCURACY_TOLERANCE, CosearchConfig, run_cosearch
+from naas.cosearch import (ACCURACY_TOLERANCE, CosearchConfig, _network_key, low_mac_subnets,
+                          reference_subnet, run_cosearch)
 from naas.cosearch_report import cosearch_table, pareto_front
 from nn_space.accuracy import load_predictor
 from nn_space.zoo import get_network
@@ -20,7 +21,7 @@ from naas.run_store import RunStore
 
 TINY = dict(space="ofa-resnet50", baseline="eyeriss", budget=5, popsize=2, inner_budget=40,
             subnet_population=4, subnet_generations=1, seed_subnets=2, final_budget=80, elite_mutants=1,
-            inner_start="best-default", inner_sigma0=0.15, final_portfolio=True)
+            inner_start="best-default", inner_sigma0=0.15, final_portfolio=True, seed_generations=6)
 
 
 def _rows(folder):
@@ -98,6 +99,43 @@ def test_config_refuses_unknown_inner_starts():
         CosearchConfig(**{**TINY, "inner_start": "best"})
     with pytest.raises(ValueError, match="inner_sigma0: 1.5"):
         CosearchConfig(**{**TINY, "inner_sigma0": 1.5})
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("seed_subnets", -1, "seed_subnets: -1 \\(expected an integer >= 0\\)"),
+    ("seed_generations", 2.5, "seed_generations: 2.5 \\(expected an integer >= 0\\)"),
+    ("seed_restarts", 0, "seed_restarts: 0 \\(expected an integer >= 1\\)"),
+])
+def test_config_refuses_bad_seed_subnet_search(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        CosearchConfig(**{**TINY, field: value})
+
+
+def test_low_mac_subnets_are_distinct_feasible_networks_lowest_first(ofa_data):
+    predictor = load_predictor("ofa-resnet50", str(ofa_data))
+    space = predictor.space
+    ref = reference_subnet(space)
+    bound = predictor.predict_one(ref)
+    # stem widths 0.65 and 0.8 round to the same 24-channel middle conv: one network, two configs
+    twin = space.from_dict({**ref.to_dict(), "w": [1] + ref.to_dict()["w"][1:]})
+    low = space.from_dict({**ref.to_dict(), "w": [0] + ref.to_dict()["w"][1:]})
+    assert twin != low and _network_key(space, twin) == _network_key(space, low)
+
+    def run(seed, **kw):
+        return low_mac_subnets(predictor, bound, [ref], 5, np.random.default_rng([seed, 1]), generations=8,
+                               batch=60, **kw)
+
+    found = run(0)
+    keys = [_network_key(space, s) for s in found]
+    assert len(found) == 5 and len(set(keys)) == 5  # one config per network
+    assert [k[0] for k in keys] == sorted(k[0] for k in keys)
+    assert keys[0][0] < space.layers(ref).macs
+    assert (predictor.predict(found) >= bound - ACCURACY_TOLERANCE).all()
+    assert run(0) == found  # reproducible
+    # restarts pool their evolutions: the first restart is the one-restart search, so never worse
+    one = run(0, restarts=1)
+    assert _network_key(space, found[0])[0] <= _network_key(space, one[0])[0]
+    assert low_mac_subnets(predictor, 0.99, [ref], 5, np.random.default_rng(0)) == []  # nothing meets it
 
 
 def test_interrupted_and_resumed_equals_uninterrupted(tiny_run, ofa_data, tmp_path):

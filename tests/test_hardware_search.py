@@ -16,7 +16,7 @@ from cost_model.accelerator import load_accelerator
 from naas.hardware_search import HardwareSearchConfig, RunFolderError, run_hardware_search
 from naas.hardware_space import HardwareSpace
 from naas.outer_loop import elite_mutants, new_optimizer
-from naas.run_store import RunStore, genome_key
+from naas.run_store import NoRunError, RunStore, genome_key
 
 CONFIG = HardwareSearchConfig(baseline="shidiannao", networks=("alexnet",), mode="full", budget=24, seed=3,
                               inner_budget=150, popsize=4, final_budget=400)
@@ -46,13 +46,16 @@ def test_run_store_round_trip(tmp_path):
         "energy_dram")}}, None, 0.1)
     store.save_checkpoint(0, b"state")
     store.close()
-    again = RunStore(tmp_path)
+    again = RunStore(tmp_path, create=False)  # an existing run opens for reading
     assert again.find(g) == (i, 2.5) and again.count() == 1
     assert again.latest_checkpoint() == (0, b"state")
     assert len(again.network_results()) == 1
     with pytest.raises(sqlite3.IntegrityError):  # a genome is stored once
         again.add_design(0, g, {}, 1.0, {}, None, 0.1)
     assert again.count() == 1  # the failed insert left nothing behind
+    with pytest.raises(NoRunError, match=f"{str(tmp_path / 'other')!r} holds no run \\(no run.sqlite\\)"):
+        RunStore(tmp_path / "other", create=False)
+    assert not (tmp_path / "other").exists()
 
 
 def test_search_beats_or_matches_its_warm_start_and_writes_best(tmp_path):
@@ -91,6 +94,7 @@ def test_report_tables_and_plots(tmp_path):
     assert "re-costed with 400 mapping evaluations" in (run / "report" / "comparison.md").read_text()
     with pytest.raises(ReportError, match="holds no run"):
         write_report(tmp_path / "nothing")
+    assert not (tmp_path / "nothing").exists()  # reading a folder never starts a run in it
 
 
 def test_final_costs_are_fresh_larger_budget_costs_of_baseline_and_best(tmp_path):

@@ -31,6 +31,7 @@ pin_openblas_kernels()  # before numpy loads (cost_model/blas_kernels.py)
 
 import pandas as pd  # noqa: E402
 
+from mapping.search import STARTS  # noqa: E402
 from naas.hardware_search import HardwareSearchConfig, run_hardware_search  # noqa: E402
 from naas.report import comparison_table  # noqa: E402
 from naas.run_store import RunStore  # noqa: E402
@@ -43,13 +44,17 @@ PAPER = {"edgetpu": (LARGE, 2.6, 1.1), "nvdla-1024": (LARGE, 2.2, 1.1), "eyeriss
 
 
 def run_one(task: tuple) -> dict:
-    baseline, networks, mode, seed, budget, inner, final, warm_start, mutants, out = task
+    baseline, networks, mode, seed, budget, inner, final, warm_start, mutants, inner_start, out = task
     own = "" if tuple(networks) == PAPER.get(baseline, ((),))[0] else "-" + "+".join(networks)
     start = ("" if warm_start == "baseline" else f"-{warm_start}") + (f"-mutants{mutants}" if mutants else "")
+    x0, sigma0, portfolio = inner_start
+    if (x0, sigma0, portfolio) != ("default", 0.25, False):
+        start += f"-inner-{x0}{sigma0:g}" + ("-portfolio" if portfolio else "")
     folder = Path(out) / f"{baseline}-{mode}{own}{start}-seed{seed}"
     cfg = HardwareSearchConfig(baseline=baseline, networks=tuple(networks), mode=mode, budget=budget,
                                seed=seed, inner_budget=inner, final_budget=final, warm_start=warm_start,
-                               elite_mutants=mutants)
+                               elite_mutants=mutants, inner_start=x0, inner_sigma0=sigma0,
+                               final_portfolio=portfolio)
     done = False
     if (folder / RunStore.FILE).exists():
         store = RunStore(folder)
@@ -68,6 +73,7 @@ def run_one(task: tuple) -> dict:
     geo = table.loc["geomean"]
     return {"baseline": baseline, "mode": mode, "seed": seed, "networks": ",".join(networks),
             "warm start": warm_start, "elite mutants": mutants,
+            "inner start": f"{x0} {sigma0:g}" + (" + portfolio" if portfolio else ""),
             "speedup": geo["speedup"], "energy saving": geo["energy saving"],
             "EDP reduction": geo["EDP reduction"], "max speedup": geo["max speedup"],
             "max energy saving": geo["max energy saving"], "designs": evaluated,
@@ -94,6 +100,15 @@ def main(argv=None) -> None:
     ap.add_argument("--elite-mutants", type=int, default=0,
                     help="per generation: mutants of the best design so far injected (see naas search "
                          "--elite-mutants; the committed results: 0); run folders get a '-mutantsN' suffix")
+    ap.add_argument("--inner-start", choices=STARTS, default="default",
+                    help="where each inner mapping search starts (see naas search --inner-start; the committed "
+                         "results: 'default'; naas search: 'best-default')")
+    ap.add_argument("--inner-sigma0", type=float, default=0.25,
+                    help="its CMA-ES step size (committed results: 0.25; naas search: 0.15)")
+    ap.add_argument("--final-portfolio", action="store_true",
+                    help="re-cost baseline and best design with the best of three mapping searches per layer "
+                         "shape (as naas search does by default); with a non-default inner start or this, run "
+                         "folders get an '-inner-START SIGMA0[-portfolio]' suffix")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", default="experiments/results/naas_vs_baselines")
     ap.add_argument("--quick", action="store_true", help="one small network, 8 designs, inner budget 60")
@@ -108,7 +123,8 @@ def main(argv=None) -> None:
                     tasks.append((b, group, mode, seed, 8 if args.quick else args.budget,
                                   60 if args.quick else args.inner_budget,
                                   100 if args.quick else args.final_budget, args.warm_start,
-                                  args.elite_mutants, args.out))
+                                  args.elite_mutants,
+                                  (args.inner_start, args.inner_sigma0, args.final_portfolio), args.out))
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         rows = list(pool.map(run_one, tasks))
     df = pd.DataFrame(rows)

@@ -33,14 +33,11 @@ import pandas as pd  # noqa: E402
 
 from mapping.search import STARTS  # noqa: E402
 from naas.hardware_search import HardwareSearchConfig, run_hardware_search  # noqa: E402
+from naas.published import PAPER  # noqa: E402  (SPEC §9)
 from naas.report import comparison_table  # noqa: E402
 from naas.run_store import RunStore  # noqa: E402
 
-LARGE = ("vgg16", "resnet50", "unet")
-MOBILE = ("mobilenetv2", "squeezenet", "mnasnet")
-# baseline -> (networks, paper speedup, paper energy saving)  (SPEC §9)
-PAPER = {"edgetpu": (LARGE, 2.6, 1.1), "nvdla-1024": (LARGE, 2.2, 1.1), "eyeriss": (MOBILE, 4.4, 2.1),
-         "nvdla-256": (MOBILE, 1.7, 1.4), "shidiannao": (MOBILE, 4.4, 4.9)}
+
 
 
 def run_one(task: tuple) -> dict:

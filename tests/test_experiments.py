@@ -73,3 +73,20 @@ def test_inner_ranking_quick(tmp_path, capsys):
     designs = pd.read_csv(tmp_path / "designs.csv")
     assert len(designs) == 4 and (designs["EDP at 120"] > 0).all()
     assert "4 designs (2 best, 2 drawn" in capsys.readouterr().out
+
+
+def test_speedup_bounds_quick(tmp_path, capsys):
+    import pytest
+
+    from experiments import speedup_bounds
+    table = speedup_bounds.main(["--quick", "--jobs", "1", "--baselines", "nvdla-256,shidiannao",
+                                 "--out", str(tmp_path)])
+    assert "paper speedup reachable" in capsys.readouterr().out
+    rows = pd.read_csv(tmp_path / "rows.csv")
+    assert list(rows.baseline) == ["nvdla-256", "shidiannao"] and set(rows.network) == {"alexnet"}
+    # with no DRAM limit, cycles >= floor(MACs / PEs) per layer: the bound is 1 / utilization up to rounding
+    u = rows["baseline utilization, unlimited DRAM"]
+    assert (rows["max speedup, unlimited DRAM"] >= 1 / u * (1 - 1e-12)).all()
+    assert rows["max speedup, unlimited DRAM"].to_numpy() == pytest.approx(1 / u.to_numpy(), rel=0.01)
+    assert table["paper speedup reachable"].tolist() == list(
+        table["paper speedup"] <= table["max speedup"])

@@ -1,0 +1,305 @@
+"""Numba kernel of the general storage-hierarchy model (SPEC §10): arrays in, one result vector out.
+
+Array layouts: ``cost_model.nest_layout``. ``layer`` is the int64[11] vector of ``cost_model.kernel``.
+
+The loop nest, outermost first: level 0's temporal loops (in its order), the fan-out below level 0, level
+1's temporal loops, its fan-out, ..., level L-1's temporal loops, its fan-out, the MAC. Level l holds, per
+tensor it keeps, the tile spanned by its own temporal loops and everything below them; its instances are
+the positions of the fan-outs above it. The MAC is a virtual level L that receives one word of each
+operand per MAC and sends one partial-sum update per MAC (no reuse inside the MAC).
+
+For each tensor, every keeping level (and the MAC) is filled from the nearest keeping ancestor:
+- fills per child instance follow the delta rule over the temporal loops above the child: the product of
+  the non-trivial loop bounds down to the innermost relevant one, times the tile; an input tile moved by
+  the innermost loop above (no irrelevant loop inside it) when that loop is Y, X, R or S gets only its new
+  rows / columns (the first tile of every sweep whole);
+- the ancestor reads each distinct delta once at the fan-out directly below it (identical tiles are
+  multicast; Y x R and X x S positions with equal window origins share one read); the fan-outs of
+  bypassed levels deliver to every instance separately;
+- outputs: children send their partial sums up whenever their tile changes and at the end; the fan-out
+  directly below the ancestor reduces positions that differ only in C, R, S (one update per distinct
+  tile); the ancestor's reads are its updates minus one per (instance, element) it ever holds (first-read
+  elision), and each read-back goes to every child of the reduction group (each counts a fill).
+Cycles: compute = product of all temporal factors; each level is slowed by its per-instance bandwidth
+(reads and writes separately, or together with a shared bandwidth); total = the worst. Energy: per level
+and tensor, reads x read energy + (fills + updates) x write energy; words crossing a fan-out x its hop
+energy (fills delivered and partial sums sent up); MACs x MAC energy.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .kernel import I_MASK, I_MASK_DW, O_MASK, W_MASK, _distinct_offsets
+from .nest_layout import (BAD_FACTOR, BAD_ORDER, CAPACITY, G_MAC_ENERGY, G_MAC_UNITS, H_AXIS_OF_DIM,
+                          H_AXIS_SIZE, H_BITS, H_BW, H_CAP, H_E_READ, H_E_WRITE, H_HOP, H_KEEP, H_PART,
+                          H_PARTED, H_WORD_RATIO, NOT_COVERED, NS, OVER_COVERED, P_COUNTS, P_CYCLES,
+                          P_ENERGY, P_ENERGY_NET, P_INSTANCES, P_TILES, PER, R_ACTIVE, R_COMPUTE,
+                          R_CYCLES, R_E_MAC, R_EDP, R_ENERGY, R_MACS, R_PADDED_MACS, R_STATUS,
+                          R_STATUS_DETAIL, R_STATUS_LEVEL, R_UTIL, SPATIAL_NO_AXIS, SPATIAL_TOO_LARGE)
+
+_N, _K, _C, _Y, _X, _R, _S = range(7)
+
+
+@njit(cache=True, inline="always")
+def _fail(out, kind, level, detail):
+    out[R_STATUS] = kind
+    out[R_STATUS_LEVEL] = level
+    out[R_STATUS_DETAIL] = detail
+
+
+@njit(cache=True)
+def _check(layer, hw, tf, sf, orders, out):
+    """Well-formedness, coverage and fan-out limits; returns False (status written) when refused."""
+    nl = tf.shape[0]
+    for lv in range(nl):
+        seen = 0
+        for p in range(7):
+            d = orders[lv, p]
+            if d < 0 or d > 6:
+                _fail(out, BAD_ORDER, lv, 0)
+                return False
+            seen |= 1 << d
+        if seen != 127:
+            _fail(out, BAD_ORDER, lv, 0)
+            return False
+    for d in range(7):
+        cover = 1
+        for lv in range(nl):
+            if tf[lv, d] < 1 or sf[lv, d] < 1:
+                _fail(out, BAD_FACTOR, lv, d)
+                return False
+            cover *= tf[lv, d] * sf[lv, d]
+        if cover < layer[d]:
+            _fail(out, NOT_COVERED, 0, d)
+            return False
+        for lv in range(nl):
+            if (tf[lv, d] > 1 and cover // tf[lv, d] >= layer[d]) or \
+                    (sf[lv, d] > 1 and cover // sf[lv, d] >= layer[d]):
+                _fail(out, OVER_COVERED, lv, d)
+                return False
+    for lv in range(nl):
+        for d in range(7):
+            if sf[lv, d] > 1 and hw[lv, H_AXIS_OF_DIM + d] < 0:
+                _fail(out, SPATIAL_NO_AXIS, lv, d)
+                return False
+        for axis in range(3):
+            used = 1
+            for d in range(7):
+                if hw[lv, H_AXIS_OF_DIM + d] == axis:
+                    used *= sf[lv, d]
+            if used > hw[lv, H_AXIS_SIZE + axis]:
+                _fail(out, SPATIAL_TOO_LARGE, lv, axis)
+                return False
+    return True
+
+
+@njit(cache=True, inline="always")
+def _spread(sf, a, t, dw, bx, by, br, bs, sy, sx):
+    """Distinct tiles of tensor t among the positions of the fan-out below level a (child extents b*)."""
+    if t == 0:
+        return sf[a, _K] * sf[a, _C] * sf[a, _R] * sf[a, _S]
+    if t == 2:
+        return sf[a, _N] * sf[a, _K] * sf[a, _Y] * sf[a, _X]
+    ch = sf[a, _C] * (sf[a, _K] if dw else 1)
+    return (sf[a, _N] * ch * _distinct_offsets(sf[a, _Y], by * sy, sf[a, _R], br)
+            * _distinct_offsets(sf[a, _X], bx * sx, sf[a, _S], bs))
+
+
+@njit(cache=True)
+def nest_evaluate_into(layer, hw, glob, tf, sf, orders, out):
+    """Cost one mapping of one layer on a hierarchy; writes ``out`` (status 0 = valid)."""
+    out[:] = 0.0
+    if not _check(layer, hw, tf, sf, orders, out):
+        return
+    nl = tf.shape[0]
+    sy = layer[7]
+    sx = layer[8]
+    dw = layer[9] != 0
+    reps = layer[10]
+    masks = (W_MASK, I_MASK_DW if dw else I_MASK, O_MASK)
+
+    # --- extents: ext[l] = tile of level l (its temporal loops, its fan-out and all below); ext[nl] = 1
+    ext = np.ones((nl + 1, 7), dtype=np.int64)
+    inst = np.ones(nl + 1, dtype=np.int64)  # instances of each level (inst[nl]: MAC units in use)
+    red = np.ones(nl, dtype=np.int64)  # positions of each fan-out that differ only in C, R, S
+    compute = 1
+    for lv in range(nl - 1, -1, -1):
+        for d in range(7):
+            ext[lv, d] = ext[lv + 1, d] * tf[lv, d] * sf[lv, d]
+            compute *= tf[lv, d]
+        red[lv] = sf[lv, _C] * sf[lv, _R] * sf[lv, _S]
+    for lv in range(nl):
+        p = 1
+        for d in range(7):
+            p *= sf[lv, d]
+        inst[lv + 1] = inst[lv] * p
+    padded_macs = compute * inst[nl]
+
+    # --- tiles and capacity (innermost level first) -----------------------------------------------
+    tiles = np.zeros((nl, 3), dtype=np.int64)
+    for lv in range(nl):
+        e = ext[lv]
+        tiles[lv, 0] = e[_K] * e[_C] * e[_R] * e[_S]
+        tiles[lv, 1] = e[_N] * (e[_K] if dw else e[_C]) * ((e[_Y] - 1) * sy + e[_R]) * ((e[_X] - 1) * sx + e[_S])
+        tiles[lv, 2] = e[_N] * e[_K] * e[_Y] * e[_X]
+        for t in range(3):
+            if hw[lv, H_KEEP + t] != 0.0:
+                out[NS + lv * PER + P_TILES + t] = tiles[lv, t]
+    for lv in range(nl - 1, -1, -1):
+        if hw[lv, H_PARTED] != 0.0:
+            for t in range(3):
+                if hw[lv, H_KEEP + t] != 0.0 and tiles[lv, t] * hw[lv, H_BITS + t] > hw[lv, H_PART + t]:
+                    _fail(out, CAPACITY, lv, t)
+                    return
+        else:
+            need = 0.0
+            for t in range(3):
+                if hw[lv, H_KEEP + t] != 0.0:
+                    need += tiles[lv, t] * hw[lv, H_BITS + t]
+            if need > hw[lv, H_CAP]:
+                _fail(out, CAPACITY, lv, 3)
+                return
+
+    # --- one walk over the temporal loops: the delta-rule state each level sees above it -------------
+    ep = np.ones((nl + 1, 3), dtype=np.int64)  # fills epochs: product down to the innermost relevant loop
+    jd = np.full((nl + 1, 3), -1, dtype=np.int64)  # dim of that loop
+    jl = np.full((nl + 1, 3), -1, dtype=np.int64)  # its level
+    af = np.zeros((nl + 1, 3), dtype=np.int64)  # non-trivial loops inside it
+    prod = 1
+    for t in range(3):
+        ep[0, t] = 1
+    for lv in range(nl):
+        for p in range(7):
+            d = orders[lv, p]
+            b = tf[lv, d]
+            if b > 1:
+                prod *= b
+                for t in range(3):
+                    if (masks[t] >> d) & 1:
+                        ep[0, t] = prod
+                        jd[0, t] = d
+                        jl[0, t] = lv
+                        af[0, t] = 0
+                    else:
+                        af[0, t] += 1
+        for t in range(3):  # state seen by level lv + 1 (row 0 is the running state)
+            ep[lv + 1, t] = ep[0, t]
+            jd[lv + 1, t] = jd[0, t]
+            jl[lv + 1, t] = jl[0, t]
+            af[lv + 1, t] = af[0, t]
+    # row 0 (level 0 has no loops above it) is not used below
+
+    size_o = ext[0, _N] * ext[0, _K] * ext[0, _Y] * ext[0, _X]
+    base = NS
+    # --- per tensor: each keeping level (and the MAC) filled from its nearest keeping ancestor -------
+    for t in range(3):
+        a = 0
+        share = 1  # instances of the ancestor that touch each output element
+        for c in range(1, nl + 1):
+            if c < nl and hw[c, H_KEEP + t] == 0.0:
+                continue
+            deeper = 1
+            hop = hw[a, H_HOP]
+            for j in range(a + 1, c):
+                deeper *= inst[j + 1] // inst[j]
+                hop += hw[j, H_HOP]
+            dist = _spread(sf, a, t, dw, ext[a + 1, _X], ext[a + 1, _Y], ext[a + 1, _R], ext[a + 1, _S],
+                           sy, sx) * deeper
+            if t < 2:
+                if c == nl:
+                    per = compute
+                elif t == 1:
+                    e = ext[c]
+                    nc = e[_N] * (e[_K] if dw else e[_C])
+                    h = (e[_Y] - 1) * sy + e[_R]
+                    w = (e[_X] - 1) * sx + e[_S]
+                    tile = nc * h * w
+                    jdim = jd[c, 1]
+                    if af[c, 1] == 0 and jdim >= _Y:
+                        lj = jl[c, 1]
+                        b = tf[lj, jdim]
+                        step = sf[lj, jdim] * ext[lj + 1, jdim]
+                        if jdim == _Y:
+                            delta = nc * min(h, step * sy) * w
+                        elif jdim == _X:
+                            delta = nc * h * min(w, step * sx)
+                        elif jdim == _R:
+                            delta = nc * min(h, step) * w
+                        else:
+                            delta = nc * h * min(w, step)
+                        per = (ep[c, 1] // b) * (tile + (b - 1) * delta)
+                    else:
+                        per = ep[c, 1] * tile
+                else:
+                    per = ep[c, 0] * tiles[c, 0]
+                delivered = inst[c] * per
+                if c < nl:
+                    out[base + c * PER + P_COUNTS + t * 3 + 1] = delivered
+                out[base + a * PER + P_COUNTS + t * 3] += inst[a] * dist * per
+                out[base + a * PER + P_ENERGY_NET] += delivered * hop
+            else:
+                up = compute if c == nl else ep[c, 2] * tiles[c, 2]
+                updates = inst[a] * dist * up
+                # first reads are free once per element and instance of the ancestor, and once more per
+                # reduction position of a bypassed fan-out (those partial sums arrive unreduced)
+                starts = share
+                for j in range(a + 1, c):
+                    starts *= red[j]
+                backs = updates - starts * size_o
+                out[base + a * PER + P_COUNTS + 6 + 2] += updates
+                out[base + a * PER + P_COUNTS + 6] += backs
+                if c < nl:
+                    out[base + c * PER + P_COUNTS + 6 + 1] = backs * red[a]
+                out[base + a * PER + P_ENERGY_NET] += (backs * red[a] + inst[c] * up) * hop
+                for j in range(a, c):
+                    share *= red[j]
+            a = c
+
+    # --- energy and cycles per level ----------------------------------------------------------------
+    cycles = float(compute)
+    energy = padded_macs * glob[G_MAC_ENERGY]
+    for lv in range(nl):
+        o = base + lv * PER
+        rd = 0.0
+        wr = 0.0
+        en = 0.0
+        for t in range(3):
+            r = out[o + P_COUNTS + t * 3]
+            w = out[o + P_COUNTS + t * 3 + 1] + out[o + P_COUNTS + t * 3 + 2]
+            en += r * hw[lv, H_E_READ + t] + w * hw[lv, H_E_WRITE + t]
+            rd += r * hw[lv, H_WORD_RATIO + t]
+            wr += w * hw[lv, H_WORD_RATIO + t]
+        n = float(inst[lv])
+        if hw[lv, H_BW] > 0.0:
+            cyc = (rd + wr) / n / hw[lv, H_BW]
+        else:
+            cyc = max(rd / n / hw[lv, H_BW + 1], wr / n / hw[lv, H_BW + 2])
+        cycles = max(cycles, cyc)
+        energy += en + out[o + P_ENERGY_NET]
+        out[o + P_CYCLES] = cyc * reps
+        out[o + P_ENERGY] = en * reps
+        out[o + P_ENERGY_NET] *= reps
+        out[o + P_INSTANCES] = inst[lv]
+        if reps != 1:
+            for i in range(9):
+                out[o + P_COUNTS + i] *= reps
+    macs = 1
+    for d in range(7):
+        macs *= layer[d]
+    out[R_MACS] = macs * reps
+    out[R_PADDED_MACS] = padded_macs * reps
+    out[R_ACTIVE] = inst[nl]
+    out[R_CYCLES] = cycles * reps
+    out[R_COMPUTE] = compute * reps
+    out[R_UTIL] = macs / (glob[G_MAC_UNITS] * cycles)
+    out[R_E_MAC] = padded_macs * glob[G_MAC_ENERGY] * reps
+    out[R_ENERGY] = energy * reps
+    out[R_EDP] = energy * reps * cycles * reps
+
+
+@njit(cache=True)
+def nest_evaluate_batch(layer, hw, glob, tf, sf, orders, out):
+    """Cost B mappings: tf, sf, orders int64[B, L, 7]; out float64[B, result_size(L)]."""
+    for b in range(tf.shape[0]):
+        nest_evaluate_into(layer, hw, glob, tf[b], sf[b], orders[b], out[b])

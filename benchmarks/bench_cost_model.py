@@ -1,4 +1,6 @@
-"""Layer-mapping evaluations per second on one core: single calls from Python and batched kernel calls.
+"""Layer-mapping evaluations per second on one core: single calls from Python and batched kernel calls,
+for the 3-level template kernel and for the general-hierarchy kernel (the template written as a hierarchy,
+and deeper built-in hierarchies such as eyeriss-hier's 5 levels).
 
 Usage: python benchmarks/bench_cost_model.py [--batch 200000] [--repeats 5]
 
@@ -18,6 +20,11 @@ import numpy as np  # noqa: E402
 
 from cost_model.accelerator import load_accelerator  # noqa: E402
 from cost_model.evaluate import evaluate_layer, evaluate_mappings, evaluate_stats  # noqa: E402
+from cost_model.hierarchy import hierarchy_from_accelerator  # noqa: E402
+from cost_model.hierarchy_yaml import load_hierarchy  # noqa: E402
+from cost_model.nest_evaluate import evaluate_nests  # noqa: E402
+from mapping.nest import template_arrays  # noqa: E402
+from mapping.nest_random import random_nest_mappings  # noqa: E402
 from cost_model.stats import NUM_STATS  # noqa: E402
 from mapping.random_mapping import random_mappings  # noqa: E402
 from mapping.spec import Mapping  # noqa: E402
@@ -36,6 +43,30 @@ def valid_pool(layer, acc, want: int, rng) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(fs)[:want], np.concatenate(os_)[:want]
 
 
+def valid_nest_pool(layer, hier, want: int, rng) -> tuple[np.ndarray, ...]:
+    parts, have = [], 0
+    while have < want:
+        arrays = random_nest_mappings(layer, hier, 4000, rng)
+        ok = evaluate_nests(layer, hier, *arrays)[:, 0] == 0
+        parts.append([a[ok] for a in arrays])
+        have += int(ok.sum())
+    return tuple(np.concatenate([p[k] for p in parts])[:want] for k in range(3))
+
+
+def batched_rate(layer, hier, arrays, batch: int, repeats: int) -> float:
+    reps = -(-batch // len(arrays[0]))
+    tiled = [np.ascontiguousarray(np.tile(a, (reps, 1, 1))[:batch]) for a in arrays]
+    out = evaluate_nests(layer, hier, *[a[:10] for a in tiled])  # compile / load cache
+    out = np.empty((batch, out.shape[1]))
+    rates = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        evaluate_nests(layer, hier, *tiled, out)
+        rates.append(batch / (time.perf_counter() - t))
+    assert (out[:, 0] == 0).all()
+    return statistics.median(rates)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=200_000)
@@ -43,6 +74,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
     rng = np.random.default_rng(0)
+    hier_rates = []
     cases = [("eyeriss", "resnet50", 5), ("nvdla-256", "mobilenetv2", 4), ("shidiannao", "vgg16", 3)]
     print(f"{'accelerator':12s} {'layer':32s} {'batched evals/s':>16s} {'single call':>12s} "
           f"{'evaluate_layer':>15s}")
@@ -77,6 +109,19 @@ def main() -> None:
             wrapped.append((time.perf_counter() - t) / min(2000, len(maps)))
         print(f"{acc_name:12s} {layer.describe():32s} {statistics.median(batched):16,.0f} "
               f"{1e6 * statistics.median(singles):10.2f}us {1e6 * statistics.median(wrapped):13.2f}us")
+        hier_rates.append((f"{acc_name} (template as hierarchy, 3 levels)", layer.describe(),
+                           batched_rate(layer, hierarchy_from_accelerator(acc),
+                                        template_arrays(pool_f, pool_o), args.batch, args.repeats)))
+    for hier_name, net_name, idx in (("eyeriss-hier", "resnet50", 5), ("nvdla-256-hier", "mobilenetv2", 4),
+                                     ("tpu-v1-hier", "resnet50", 5)):
+        hier = load_hierarchy(hier_name)
+        layer = get_network(net_name).layers[idx]
+        pool = valid_nest_pool(layer, hier, 10_000, rng)
+        hier_rates.append((f"{hier_name} ({hier.num_levels} levels)", layer.describe(),
+                           batched_rate(layer, hier, pool, args.batch, args.repeats)))
+    print(f"\ngeneral-hierarchy kernel, batched, one core\n{'hierarchy':42s} {'layer':32s} {'evals/s':>12s}")
+    for name, desc, rate in hier_rates:
+        print(f"{name:42s} {desc:32s} {rate:12,.0f}")
 
 
 if __name__ == "__main__":

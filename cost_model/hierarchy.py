@@ -185,7 +185,7 @@ class Hierarchy:
         for i, lv in enumerate(self.levels):
             if lv.partition is not None:
                 size = "[" + ", ".join(f"{TENSOR_SHORT[t]} {format_bytes(b)}"
-                                       for t, b in zip(TENSORS, lv.partition)) + "]"
+                                       for t, b in zip(TENSORS, lv.partition) if t in lv.keeps) + "]"
             else:
                 size = "unlimited" if math.isinf(lv.size_bytes) else format_bytes(lv.size_bytes)
             keeps = "" if set(lv.keeps) == set(TENSORS) else \

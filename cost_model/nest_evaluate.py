@@ -12,7 +12,7 @@ from nn_space.layers import DIMS, ConvLayer
 from .accelerator import TENSORS
 from .evaluate import layer_array
 from .hierarchy import Hierarchy
-from .nest_kernel import nest_evaluate_batch, nest_evaluate_into
+from .nest_kernel import nest_evaluate_batch, nest_evaluate_into, new_workspace
 from .nest_layout import (ACTIONS, BAD_FACTOR, BAD_ORDER, CAPACITY, LEVEL_FIELDS, NOT_COVERED, NS,
                           OVER_COVERED, P_TILES, PER, R_STATUS, R_STATUS_DETAIL, R_STATUS_LEVEL, SCALARS,
                           SPATIAL_NO_AXIS, SPATIAL_TOO_LARGE, TENSOR_KEYS, result_size)
@@ -118,7 +118,7 @@ def nest_stats(layer: ConvLayer, hier: Hierarchy, mapping: NestMapping) -> np.nd
     _check_levels(hier, mapping.num_levels)
     out = np.empty(result_size(hier.num_levels), dtype=np.float64)
     nest_evaluate_into(layer_array(layer), hier.hw_array, hier.glob_vector, mapping.temporal_array,
-                       mapping.spatial_array, mapping.order_array, out)
+                       mapping.spatial_array, mapping.order_array, out, new_workspace(hier.num_levels))
     return out
 
 

@@ -41,14 +41,14 @@ from .nest_layout import (BAD_FACTOR, BAD_ORDER, CAPACITY, G_MAC_ENERGY, G_MAC_U
 _N, _K, _C, _Y, _X, _R, _S = range(7)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _fail(out, kind, level, detail):
     out[R_STATUS] = kind
     out[R_STATUS_LEVEL] = level
     out[R_STATUS_DETAIL] = detail
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _check(layer, hw, tf, sf, orders, out):
     """Well-formedness, coverage and fan-out limits; returns False (status written) when refused."""
     nl = tf.shape[0]
@@ -94,7 +94,7 @@ def _check(layer, hw, tf, sf, orders, out):
     return True
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _spread(sf, a, t, dw, bx, by, br, bs, sy, sx):
     """Distinct tiles of tensor t among the positions of the fan-out below level a (child extents b*)."""
     if t == 0:
@@ -106,9 +106,20 @@ def _spread(sf, a, t, dw, bx, by, br, bs, sy, sx):
             * _distinct_offsets(sf[a, _X], bx * sx, sf[a, _S], bs))
 
 
-@njit(cache=True)
-def nest_evaluate_into(layer, hw, glob, tf, sf, orders, out):
-    """Cost one mapping of one layer on a hierarchy; writes ``out`` (status 0 = valid)."""
+WORK_ROWS = 7
+
+
+def new_workspace(levels: int) -> np.ndarray:
+    """Scratch arrays for one evaluation (allocated once per batch, not per mapping)."""
+    return np.zeros((WORK_ROWS, levels + 1, 7), dtype=np.int64)
+
+
+@njit(cache=True, error_model="numpy")
+def nest_evaluate_into(layer, hw, glob, tf, sf, orders, out, work):
+    """Cost one mapping of one layer on a hierarchy; writes ``out`` (status 0 = valid).
+
+    ``work``: int64[WORK_ROWS, L + 1, 7] scratch (``new_workspace``), overwritten.
+    """
     out[:] = 0.0
     if not _check(layer, hw, tf, sf, orders, out):
         return
@@ -120,9 +131,17 @@ def nest_evaluate_into(layer, hw, glob, tf, sf, orders, out):
     masks = (W_MASK, I_MASK_DW if dw else I_MASK, O_MASK)
 
     # --- extents: ext[l] = tile of level l (its temporal loops, its fan-out and all below); ext[nl] = 1
-    ext = np.ones((nl + 1, 7), dtype=np.int64)
-    inst = np.ones(nl + 1, dtype=np.int64)  # instances of each level (inst[nl]: MAC units in use)
-    red = np.ones(nl, dtype=np.int64)  # positions of each fan-out that differ only in C, R, S
+    ext = work[0]
+    inst = work[1, :, 0]  # instances of each level (inst[nl]: MAC units in use)
+    red = work[1, :, 1]  # positions of each fan-out that differ only in C, R, S
+    tiles = work[2]
+    ep = work[3]  # per level and tensor: fills epochs, the product down to the innermost relevant loop
+    jd = work[4]  # dim of that loop
+    jl = work[5]  # its level
+    af = work[6]  # non-trivial loops inside it
+    for d in range(7):
+        ext[nl, d] = 1
+    inst[0] = 1
     compute = 1
     for lv in range(nl - 1, -1, -1):
         for d in range(7):
@@ -137,7 +156,6 @@ def nest_evaluate_into(layer, hw, glob, tf, sf, orders, out):
     padded_macs = compute * inst[nl]
 
     # --- tiles and capacity (innermost level first) -----------------------------------------------
-    tiles = np.zeros((nl, 3), dtype=np.int64)
     for lv in range(nl):
         e = ext[lv]
         tiles[lv, 0] = e[_K] * e[_C] * e[_R] * e[_S]
@@ -162,13 +180,12 @@ def nest_evaluate_into(layer, hw, glob, tf, sf, orders, out):
                 return
 
     # --- one walk over the temporal loops: the delta-rule state each level sees above it -------------
-    ep = np.ones((nl + 1, 3), dtype=np.int64)  # fills epochs: product down to the innermost relevant loop
-    jd = np.full((nl + 1, 3), -1, dtype=np.int64)  # dim of that loop
-    jl = np.full((nl + 1, 3), -1, dtype=np.int64)  # its level
-    af = np.zeros((nl + 1, 3), dtype=np.int64)  # non-trivial loops inside it
     prod = 1
-    for t in range(3):
+    for t in range(3):  # row 0 is the running state (level 0 has no loops above it)
         ep[0, t] = 1
+        jd[0, t] = -1
+        jl[0, t] = -1
+        af[0, t] = 0
     for lv in range(nl):
         for p in range(7):
             d = orders[lv, p]
@@ -188,7 +205,6 @@ def nest_evaluate_into(layer, hw, glob, tf, sf, orders, out):
             jd[lv + 1, t] = jd[0, t]
             jl[lv + 1, t] = jl[0, t]
             af[lv + 1, t] = af[0, t]
-    # row 0 (level 0 has no loops above it) is not used below
 
     size_o = ext[0, _N] * ext[0, _K] * ext[0, _Y] * ext[0, _X]
     base = NS
@@ -298,8 +314,9 @@ def nest_evaluate_into(layer, hw, glob, tf, sf, orders, out):
     out[R_EDP] = energy * reps * cycles * reps
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def nest_evaluate_batch(layer, hw, glob, tf, sf, orders, out):
     """Cost B mappings: tf, sf, orders int64[B, L, 7]; out float64[B, result_size(L)]."""
+    work = np.zeros((WORK_ROWS, tf.shape[1] + 1, 7), dtype=np.int64)
     for b in range(tf.shape[0]):
-        nest_evaluate_into(layer, hw, glob, tf[b], sf[b], orders[b], out[b])
+        nest_evaluate_into(layer, hw, glob, tf[b], sf[b], orders[b], out[b], work)

@@ -13,13 +13,14 @@ For each tensor, every keeping level (and the MAC) is filled from the nearest ke
   the non-trivial loop bounds down to the innermost relevant one, times the tile; an input tile moved by
   the innermost loop above (no irrelevant loop inside it) when that loop is Y, X, R or S gets only its new
   rows / columns (the first tile of every sweep whole);
-- the ancestor reads each distinct delta once at the fan-out directly below it (identical tiles are
-  multicast; Y x R and X x S positions with equal window origins share one read); the fan-outs of
-  bypassed levels deliver to every instance separately;
-- outputs: children send their partial sums up whenever their tile changes and at the end; the fan-out
-  directly below the ancestor reduces positions that differ only in C, R, S (one update per distinct
-  tile); the ancestor's reads are its updates minus one per (instance, element) it ever holds (first-read
-  elision), and each read-back goes to every child of the reduction group (each counts a fill).
+- the ancestor reads each distinct delta once: multicast is decided fan-out by fan-out between the ancestor
+  and the child (bypassed levels' fan-outs included, as Timeloop v3.0.3 cascades it), the distinct tiles
+  of each fan-out multiplying (identical tiles are multicast; Y x R and X x S positions of one fan-out
+  with equal window origins share one read);
+- outputs: children send their partial sums up whenever their tile changes and at the end; every fan-out
+  between reduces positions that differ only in C, R, S (one update per distinct tile); the ancestor's
+  reads are its updates minus one per (instance, element) it ever holds (first-read elision), and each
+  read-back goes to every child of the reduction group (each counts a fill).
 Cycles: compute = product of all temporal factors; each level is slowed by its per-instance bandwidth
 (reads and writes separately, or together with a shared bandwidth); total = the worst. Energy: per level
 and tensor, reads x read energy + (fills + updates) x write energy; words crossing a fan-out x its hop
@@ -215,13 +216,14 @@ def nest_evaluate_into(layer, hw, glob, tf, sf, orders, out, work):
         for c in range(1, nl + 1):
             if c < nl and hw[c, H_KEEP + t] == 0.0:
                 continue
-            deeper = 1
-            hop = hw[a, H_HOP]
-            for j in range(a + 1, c):
-                deeper *= inst[j + 1] // inst[j]
+            hop = 0.0
+            dist = 1  # distinct deltas per ancestor instance: multicast cascades through bypassed fan-outs
+            group = 1  # children that one read-back reaches (the reduction positions of those fan-outs)
+            for j in range(a, c):
                 hop += hw[j, H_HOP]
-            dist = _spread(sf, a, t, dw, ext[a + 1, _X], ext[a + 1, _Y], ext[a + 1, _R], ext[a + 1, _S],
-                           sy, sx) * deeper
+                dist *= _spread(sf, j, t, dw, ext[j + 1, _X], ext[j + 1, _Y], ext[j + 1, _R], ext[j + 1, _S],
+                                sy, sx)
+                group *= red[j]
             if t < 2:
                 if c == nl:
                     per = compute
@@ -257,19 +259,13 @@ def nest_evaluate_into(layer, hw, glob, tf, sf, orders, out, work):
             else:
                 up = compute if c == nl else ep[c, 2] * tiles[c, 2]
                 updates = inst[a] * dist * up
-                # first reads are free once per element and instance of the ancestor, and once more per
-                # reduction position of a bypassed fan-out (those partial sums arrive unreduced)
-                starts = share
-                for j in range(a + 1, c):
-                    starts *= red[j]
-                backs = updates - starts * size_o
+                backs = updates - share * size_o  # first reads free once per element and ancestor instance
                 out[base + a * PER + P_COUNTS + 6 + 2] += updates
                 out[base + a * PER + P_COUNTS + 6] += backs
                 if c < nl:
-                    out[base + c * PER + P_COUNTS + 6 + 1] = backs * red[a]
-                out[base + a * PER + P_ENERGY_NET] += (backs * red[a] + inst[c] * up) * hop
-                for j in range(a, c):
-                    share *= red[j]
+                    out[base + c * PER + P_COUNTS + 6 + 1] = backs * group
+                out[base + a * PER + P_ENERGY_NET] += (backs * group + inst[c] * up) * hop
+                share *= group
             a = c
 
     # --- energy and cycles per level ----------------------------------------------------------------

@@ -7,13 +7,13 @@ happens, following the conventions of SPEC §10 literally:
 - an instance refills a tile of a tensor it keeps when a loop relevant to that tensor, above the level,
   changes its index; it fetches the whole tile, except an input tile stepped by the innermost temporal loop
   above the level when that loop is Y, X, R or S: then only the elements it did not hold;
-- a tile is fetched from the nearest ancestor that keeps the tensor; that ancestor serves instances that
-  differ only in the fan-out directly below it and need the identical tile with one read (multicast);
-  instances that differ in a deeper (bypassed) fan-out are served separately;
-- outputs: a tile goes up when it is replaced and at the end; the fan-out directly below the ancestor
-  merges identical tiles (spatial reduction); a tile coming back down carries the elements the ancestor
-  has received before (first reads are free); every MAC reads its operands from the innermost level that
-  keeps them and sends its partial sum there, under the same multicast / reduction rules.
+- a tile is fetched from the nearest ancestor that keeps the tensor; the ancestor serves two instances
+  with one read (multicast) when, at every fan-out between them and it (bypassed levels' too), their
+  positions select the identical tile of the level below that fan-out;
+- outputs: a tile goes up when it is replaced and at the end; instances whose positions select identical
+  output tiles at every fan-out between are merged (spatial reduction); a tile coming back down carries
+  the elements the ancestor has received before (first reads are free); every MAC reads its operands from
+  the innermost level that keeps them and sends its partial sum there, under the same rules.
 """
 from __future__ import annotations
 
@@ -111,10 +111,16 @@ def simulate_nest(layer: ConvLayer, hier: Hierarchy, mapping: NestMapping, seed:
     for t in T3:
         held[0][((), t)] = ((), whole[t])
 
+    def selects(t: str, a: int, c: int, inst) -> tuple:
+        """What the positions of ``inst`` at the fan-outs between levels a and c select: per fan-out j, the
+        tile of the level below it that the position picks (relative to the fan-out's own origin)."""
+        return tuple(_tile(t, [inst[j][d] * ext[j + 1][d] for d in range(7)], ext[j + 1], sy, sx, dw)
+                     for j in range(a, c))
+
     def send_up(c: int, inst, old: frozenset, groups: dict) -> None:
         """Child instance ``inst`` of level ``c`` (L = a MAC) sends partial sums ``old`` to its keeper."""
         a = keeper_above(c, 2)
-        key = (inst[:a], inst[a + 1:], old)
+        key = (inst[:a], selects("O", a, c, inst), old)
         groups.setdefault((a, key), old)
         net[a] += len(old) * hops(a, c)
 
@@ -170,7 +176,7 @@ def simulate_nest(layer: ConvLayer, hier: Hierarchy, mapping: NestMapping, seed:
                         fill = len(new)
                     counts[c][f"{t}_fills"] += fill
                     net[a] += fill * hops(a, c)
-                    served[(inst[:a], inst[a + 1:], new)] = fill
+                    served[(inst[:a], selects(t, a, c, inst), new)] = fill
                     held[c][(inst, t)] = (now, new)
                 counts[a][f"{t}_reads"] += sum(served.values())
         # 3. every MAC unit: read operands, read back the partial sum, send the update
@@ -184,7 +190,7 @@ def simulate_nest(layer: ConvLayer, hier: Hierarchy, mapping: NestMapping, seed:
             for ti, t in enumerate(T3):
                 a = keeper_above(L, ti)
                 assert el[t] in held[a][(inst[:a], t)][1], f"a MAC reads {t} outside its keeper's tile"
-                key = (inst[:a], inst[a + 1:], el[t])
+                key = (inst[:a], selects(t, a, L, inst), el[t])
                 if t != "O":
                     reads[(a, t, key)] = 1
                     net[a] += hops(a, L)

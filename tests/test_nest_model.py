@@ -125,8 +125,9 @@ def test_rs_innermost_window_example():
     assert simulate_nest(layer, hier, m)["L1"]["I_fills"] == 15
 
 
-def test_bypassed_fanout_loses_multicast():
-    """Weights bypassing a cluster buffer: the GLB serves each PE of the cluster separately."""
+def test_multicast_cascades_through_a_bypassed_fanout():
+    """Weights bypassing a cluster buffer are still multicast across the cluster's X fan-out (Timeloop
+    v3.0.3's cascaded multicast); bypassing only moves the reads from the cluster buffer to the GLB."""
     layer = ConvLayer(k=2, c=2, y=4, x=4, r=1, s=1)
     def hier(cluster_keeps):
         return Hierarchy("cl", (
@@ -138,7 +139,8 @@ def test_bypassed_fanout_loses_multicast():
                      LevelMapping({"K": 2, "C": 2, "Y": 2, "X": 2})))
     kept = evaluate_nest(layer, hier(("weights", "inputs", "outputs")), m)
     bypass = evaluate_nest(layer, hier(("inputs", "outputs")), m)
-    assert bypass.level("GLB", "W_reads") == 2 * kept.level("GLB", "W_reads")
+    assert bypass.level("GLB", "W_reads") == kept.level("GLB", "W_reads") == kept.level("Cluster", "W_fills") / 2
+    assert bypass.level("PE", "W_fills") == kept.level("PE", "W_fills") == 2 * bypass.level("GLB", "W_reads") * 2
     for cl in (("weights", "inputs", "outputs"), ("inputs", "outputs")):
         assert_nest_equals_simulator(layer, hier(cl), m)
 

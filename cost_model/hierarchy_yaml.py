@@ -206,3 +206,16 @@ def hierarchy_to_dict(h: Hierarchy) -> dict[str, Any]:
 
 def save_hierarchy(h: Hierarchy, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(hierarchy_to_dict(h), sort_keys=False))
+
+
+def is_hierarchy_file(name_or_path: str | Path) -> bool:
+    """True for a built-in hierarchy name or a file with a ``levels`` list (not a 3-level accelerator)."""
+    path = Path(name_or_path)
+    if not path.suffix and not path.exists():
+        return (HIERARCHY_DIR / f"{str(name_or_path).lower().replace('_', '-')}.yaml").exists()
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return False
+    return isinstance(doc, MappingT) and "levels" in doc
+

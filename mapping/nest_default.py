@@ -82,3 +82,13 @@ def nest_default_mappings(layer: ConvLayer, hier: Hierarchy) -> list[NestMapping
     if not out:
         raise first_error
     return out
+
+
+def best_nest_default_mapping(layer: ConvLayer, hier: Hierarchy) -> NestMapping:
+    """The lowest-EDP default mapping over the dataflows' rules (ties: the first in DATAFLOW_RULES)."""
+    candidates = nest_default_mappings(layer, hier)
+    stats = evaluate_nests(layer, hier, *(np.stack([getattr(m, a) for m in candidates])
+                                          for a in ("temporal_array", "spatial_array", "order_array")))
+    from cost_model.nest_layout import R_EDP
+
+    return candidates[int(np.argmin(stats[:, R_EDP]))]

@@ -155,3 +155,16 @@ def search_nest_layer(layer: ConvLayer, hier: Hierarchy, budget: int = 2000, see
         raise ValueError(f"x0: {x0!r} (allowed: 'best-default', 'random' or a genome)")
     _cma(tr, start, sigma0, seed, popsize, resample_rounds, rng)
     return tr.result(objective, method, seed)
+
+
+def nest_search_mapper(budget: int = 2000, seed: int = 0, method: str = "cma-importance",
+                       objective: str = "edp", exact: bool = False):
+    """A mapper for ``evaluate_nest_network``: each distinct layer shape searched with these settings."""
+    def mapper(layer: ConvLayer, hier: Hierarchy) -> NestMapping:
+        r = search_nest_layer(layer, hier, budget=budget, seed=seed, method=method, objective=objective,
+                              exact=exact)
+        if r.mapping is None:
+            raise MappingSpecError(f"layer {layer.name or layer.describe()!r} on {hier.name}: no valid mapping "
+                                   f"in {r.evaluations} evaluations ({method}, seed {seed})")
+        return r.mapping
+    return mapper

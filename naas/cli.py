@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from cost_model.accelerator import AcceleratorSpecError, builtin_accelerators, load_accelerator
+from cost_model.hierarchy import HierarchySpecError
 from cost_model.blas_kernels import limit_openblas_threads
 from cost_model.energy import ENERGY_TABLES, get_energy_table
 from cost_model.evaluate import NetworkCost, NetworkEvaluationError, evaluate_network
@@ -24,8 +25,8 @@ from naas.executor import ExecutorError
 from naas.sweep_spec import SweepSpecError
 
 SEARCH_BUDGET, COSEARCH_BUDGET = 60, 40  # default hardware designs of naas search / naas cosearch
-USER_ERRORS = (AcceleratorSpecError, LayerSpecError, MappingSpecError, UnitError, PredictorError, ExecutorError,
-               SweepSpecError)
+USER_ERRORS = (AcceleratorSpecError, HierarchySpecError, LayerSpecError, MappingSpecError, UnitError,
+               PredictorError, ExecutorError, SweepSpecError)
 
 
 class CliError(Exception):
@@ -101,7 +102,90 @@ def cmd_evaluate(args) -> int:
         return 2
 
 
+def format_nest_table(cost) -> str:
+    """Per-layer table and totals of a network on a general hierarchy, for a person."""
+    hier = cost.hierarchy
+    unit = hier.energy_table.unit
+    rows = [("#", "layer", "shape", "MMACs", "cycles", "util", f"energy[{unit}]", "EDP", "bound")]
+    for i, lc in enumerate(cost.layers):
+        slow = max(range(hier.num_levels), key=lambda k: lc.level(k, "cycles"))
+        bound = hier.levels[slow].name if lc.level(slow, "cycles") > lc["compute_cycles"] else "compute"
+        rows.append((str(i), lc.layer.name, lc.layer.describe(), f"{lc['macs'] / 1e6:.2f}", _fmt(lc.cycles),
+                     f"{100 * lc['utilization']:.1f}%", _fmt(lc.energy), _fmt(lc.edp), bound))
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) if c < 3 else cell.rjust(w) for c, (cell, w) in
+                       enumerate(zip(r, widths))) for r in rows]
+    t = cost.totals()
+    breakdown = ", ".join(f"{k} {100 * v / t['energy']:.1f}%" for k, v in cost.energy_breakdown().items())
+    lines += [
+        "",
+        f"accelerator  {hier.describe()}",
+        f"mapping      {cost.mapping_source}",
+        f"network      {cost.network}: {t['layers']} layers, {t['unique_shapes']} distinct shapes, "
+        f"{t['macs'] / 1e9:.3f} GMACs",
+        f"energy       {t['energy']:.4e} {unit}  ({breakdown})",
+        f"latency      {t['cycles']:.4e} cycles = {1e3 * t['latency_s']:.3f} ms at "
+        f"{hier.clock_hz / 1e6:g} MHz; utilization {100 * t['utilization']:.1f}%",
+        f"EDP          {t['edp']:.4e} {unit}*cycles  (network EDP = total energy x total cycles)",
+    ]
+    return "\n".join(lines)
+
+
+def _evaluate_hierarchy(args, net) -> int:
+    """naas evaluate on a general storage hierarchy (a file with a 'levels' list or an '-hier' built-in)."""
+    from cost_model.hierarchy_yaml import hierarchy_to_dict, load_hierarchy
+    from cost_model.nest_network import evaluate_nest_network
+    from mapping.nest_default import best_nest_default_mapping
+    from mapping.nest_search import NEST_METHODS, nest_search_mapper
+
+    hier = load_hierarchy(args.accelerator)
+    if args.energy:
+        raise CliError("--energy: not for a hierarchy file (give per-level energies or its energy.table)")
+    if args.mapping == "default":
+        source = "default: the lowest-EDP of the dataflow rules' mappings (mapping/nest_default.py; not searched)"
+        mapper = best_nest_default_mapping
+    else:
+        if args.budget < 1:
+            raise CliError(f"--budget: {args.budget} (allowed: >= 1 evaluation per layer shape)")
+        if args.method not in NEST_METHODS:
+            raise CliError(f"--method: {args.method!r} on a hierarchy (allowed: {', '.join(NEST_METHODS)})")
+        mapper = nest_search_mapper(args.budget, args.seed, args.method, args.objective, args.exact_factors)
+        source = (f"searched per layer shape ({args.method}, {args.budget} evaluations, seed {args.seed}"
+                  f"{', exact factors' if args.exact_factors else ''})")
+    cost = evaluate_nest_network(net, hier, mapper, mapping_source=source)
+    if args.format == "json":
+        doc = {"totals": cost.totals(), "accelerator": hierarchy_to_dict(hier),
+               "layers": [lc.to_dict() for lc in cost.layers]}
+        print(json.dumps(doc, indent=1))
+    else:
+        print(format_nest_table(cost))
+        if args.show_mappings:
+            seen = set()
+            for lc in cost.layers:
+                if lc.layer.shape_key not in seen:
+                    seen.add(lc.layer.shape_key)
+                    print(f"\n{lc.layer.name}: {lc.layer.describe()}\n{lc.mapping.loop_nest(hier.level_names)}")
+    _write_csv(args, cost)
+    return 0
+
+
+def _write_csv(args, cost) -> None:
+    if args.csv:
+        path = Path(args.csv)
+        try:
+            cost.to_frame().to_csv(path, index=False)
+        except OSError as exc:
+            raise CliError(f"--csv: cannot write {str(path)!r}: {exc.strerror}") from None
+        print(f"wrote {path}", file=sys.stderr)
+
+
 def _evaluate(args) -> int:
+    from cost_model.hierarchy_yaml import is_hierarchy_file
+
+    if is_hierarchy_file(args.accelerator):
+        return _evaluate_hierarchy(args, _network(args))
+    if args.exact_factors:
+        raise CliError("--exact-factors: only for hierarchy files so far (the 3-level search pads freely)")
     acc = _accelerator(args)
     net = _network(args)
     if args.mapping == "default":
@@ -127,13 +211,7 @@ def _evaluate(args) -> int:
                     seen.add(lc.layer.shape_key)
                     print(f"\n{lc.layer.name}: {lc.layer.describe()}\n"
                           f"{lc.mapping.loop_nest(acc.parallel_dims)}")
-    if args.csv:
-        path = Path(args.csv)
-        try:
-            cost.to_frame().to_csv(path, index=False)
-        except OSError as exc:
-            raise CliError(f"--csv: cannot write {str(path)!r}: {exc.strerror}") from None
-        print(f"wrote {path}", file=sys.stderr)
+    _write_csv(args, cost)
     return 0
 
 
@@ -426,6 +504,11 @@ def cmd_list(args) -> int:
     print("accelerators (--accelerator NAME, or a YAML file):")
     for name in builtin_accelerators():
         print(f"  {load_accelerator(name).describe()}")
+    from cost_model.hierarchy_yaml import HIERARCHY_DIR, load_hierarchy
+
+    print("storage hierarchies (naas evaluate --accelerator NAME, or a YAML file with a 'levels' list):")
+    for path in sorted(HIERARCHY_DIR.glob("*.yaml")):
+        print(f"  {load_hierarchy(path).describe()}")
     print("networks (--network NAME):")
     for name in NETWORKS:
         net = get_network(name)
@@ -523,6 +606,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--format", choices=["table", "json"], default="table")
     ev.add_argument("--csv", default=None, metavar="PATH", help="also write the per-layer results as CSV")
     ev.add_argument("--show-mappings", action="store_true", help="print each distinct layer's loop nest")
+    ev.add_argument("--exact-factors", action="store_true",
+                    help="hierarchies: search only exact-divisor factors (no padding; what Timeloop and "
+                         "ZigZag take)")
     ev.set_defaults(func=cmd_evaluate)
     se = sub.add_parser("search", help="NAAS hardware search under a baseline's resources (resumable)")
     se.add_argument("--baseline", default="eyeriss", help="accelerator whose #PEs and on-chip memory cap the search")

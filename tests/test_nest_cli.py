@@ -1,0 +1,55 @@
+"""naas evaluate on general hierarchies, and the register-order experiment."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from naas.cli import main
+
+
+def test_evaluate_a_builtin_hierarchy_as_json(capsys):
+    assert main(["evaluate", "-a", "nvdla-256-hier", "-n", "alexnet", "--budget", "150", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["totals"]["layers"] == 8 and doc["totals"]["edp"] > 0
+    levels = doc["layers"][0]["levels"]
+    assert list(levels) == ["DRAM", "CBUF", "CACC", "weight_reg"]
+    assert levels["CACC"]["W_reads"] == 0 and levels["CACC"]["O_updates"] > 0  # CACC keeps only outputs
+
+
+def test_evaluate_a_hierarchy_file_with_default_mappings(tmp_path, capsys):
+    path = tmp_path / "h.yaml"
+    path.write_text("name: tiny\nlevels:\n  - {name: DRAM, bandwidth: 8}\n"
+                    "  - {name: GLB, size: 64 KiB, fanout: [{size: 4, dim: K}]}\n"
+                    "  - {name: RF, size: 256 B, energy: spad}\n")
+    assert main(["evaluate", "-a", str(path), "-n", "alexnet", "--mapping", "default", "--show-mappings"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny: DRAM unlimited | GLB 64 KiB -> 4(K) | RF 256 B x4" in out and "<< MAC >>" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-a", "eyeriss-hier", "--method", "cma-index"], "--method: 'cma-index' on a hierarchy"),
+    (["-a", "eyeriss-hier", "--energy", "maestro"], "--energy: not for a hierarchy file"),
+    (["-a", "eyeriss", "--exact-factors"], "--exact-factors: only for hierarchy files"),
+])
+def test_bad_options_are_one_line_errors(args, message, capsys):
+    assert main(["evaluate", "-n", "alexnet", "--budget", "10", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_bad_hierarchy_file_names_the_field(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: bad\nlevels:\n  - {name: DRAM}\n  - {name: GLB, keeps: [weights, psums]}\n")
+    assert main(["evaluate", "-a", str(path), "-n", "alexnet"]) == 2
+    err = capsys.readouterr().err
+    assert "levels[1] (GLB).keeps" in err and "psums" in err
+
+
+def test_register_order_experiment(capsys):
+    from experiments.register_order import main as run
+
+    run(["--network", "alexnet", "--budget", "100"])
+    out = capsys.readouterr().out
+    assert "without a register all three orders cost the same energy on every shape: True" in out
+    assert "worst/best order energy per shape" in out

@@ -116,7 +116,8 @@ def search_nest_layer(layer: ConvLayer, hier: Hierarchy, budget: int = 2000, see
 
     ``exact``: only exact-divisor factors (for tools that take no padding, e.g. Timeloop, ZigZag).
     ``x0``: 'best-default' (every dataflow's default mapping is evaluated, counted in the budget, and the
-    search starts near the best; the best of ``starts`` uniform genomes if none fits), 'random' (the best
+    search starts near the best; with ``exact``, near the first, since defaults pad; the best of
+    ``starts`` uniform genomes if none fits), 'random' (the best
     of ``starts`` uniform genomes) or a genome.
     """
     if method not in NEST_METHODS:
@@ -141,7 +142,9 @@ def search_nest_layer(layer: ConvLayer, hier: Hierarchy, budget: int = 2000, see
             defaults = nest_default_mappings(layer, hier)
         except MappingSpecError:
             defaults = []
-        if defaults:
+        if defaults and exact:  # the defaults pad: only a start, not candidates
+            start = encoder.encode(defaults[0])
+        elif defaults:
             fitness, _ = tr.evaluate_arrays(tuple(np.stack([getattr(m, a) for m in defaults]) for a in
                                                   ("temporal_array", "spatial_array", "order_array")))
             start = encoder.encode(defaults[int(np.argmin(fitness))])

@@ -453,8 +453,48 @@ def cmd_timeloop_evaluate(args) -> int:
     return 0
 
 
+def _timeloop_export_hierarchy(args, out: Path) -> int:
+    """naas timeloop export on a hierarchy: arch + ERT + problem + mapping per distinct layer shape, with
+    exact-factor mappings (Timeloop takes no padding)."""
+    from cost_model.hierarchy_yaml import load_hierarchy
+    from cost_model.nest_network import evaluate_nest_network
+    from cost_model.timeloop_arch import export_timeloop
+    from mapping.nest_search import nest_search_mapper
+
+    hier = load_hierarchy(args.accelerator)
+    if args.mapping == "default":
+        raise CliError("--mapping default: the default mappings pad; a Timeloop export of a hierarchy searches "
+                       "exact-factor mappings (--mapping search)")
+    cost = evaluate_nest_network(_network(args), hier, nest_search_mapper(args.budget, args.seed, exact=True),
+                                 mapping_source="searched, exact factors")
+    seen, written, notes = set(), 0, set()
+    for i, lc in enumerate(cost.layers):
+        if lc.layer.shape_key in seen:
+            continue
+        seen.add(lc.layer.shape_key)
+        stem = f"{i:02d}_{lc.layer.name or 'layer'}".replace("/", "_").replace(".", "_")
+        try:
+            docs = export_timeloop(lc.layer, hier, lc.mapping, zero_hop_energy=True)
+        except ValueError as exc:
+            print(f"naas: skipped {stem}: {exc}", file=sys.stderr)
+            continue
+        docs.write(out / stem)
+        notes.update(docs.notes)
+        written += 1
+    for note in sorted(notes):
+        print(f"note: {note}", file=sys.stderr)
+    print(f"wrote {written} arch/ert/problem/mapping sets (one folder per distinct layer shape) to {out}; "
+          f"run each with: timeloop-model arch.yaml problem.yaml mapping.yaml ert.yaml")
+    return 0
+
+
 def cmd_timeloop_export(args) -> int:
     import yaml
+
+    from cost_model.hierarchy_yaml import is_hierarchy_file
+
+    if is_hierarchy_file(args.accelerator):
+        return _timeloop_export_hierarchy(args, Path(args.out))
 
     from mapping.timeloop_mapping import mapping_to_timeloop
     from nn_space.timeloop_problem import timeloop_problem
@@ -700,7 +740,8 @@ def build_parser() -> argparse.ArgumentParser:
     te.add_argument("--budget", type=int, default=2000)
     te.add_argument("--seed", type=int, default=0)
     te.set_defaults(func=cmd_timeloop_evaluate)
-    tx = tls.add_parser("export", help="write a network's layers and mappings as Timeloop files")
+    tx = tls.add_parser("export", help="write a network's layers and mappings as Timeloop files (with a "
+                                       "hierarchy: also its architecture and ERT, for timeloop-model v3.0.3)")
     tx.add_argument("--accelerator", "-a", default="eyeriss")
     tx.add_argument("--energy", default=None)
     tx.add_argument("--network", "-n", default="resnet50")

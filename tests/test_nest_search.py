@@ -87,3 +87,12 @@ def test_random_mappings_are_well_formed():
     stats = evaluate_nests(layer, hier, tf, sf, orders)
     assert (stats[:, R_STATUS] == 0).any()
     assert (stats[stats[:, R_STATUS] == 0, R_EDP] > 0).all()
+
+
+def test_exact_search_never_returns_a_padded_default():
+    """With exact=True the (padded) default mappings are only a start, never the answer."""
+    hier = load_hierarchy("eyeriss-hier")
+    for layer in (ConvLayer(k=64, c=3, y=55, x=55, r=11, s=11, stride_y=4, stride_x=4),
+                  ConvLayer(k=256, c=384, y=13, x=13, r=3, s=3)):
+        r = search_nest_layer(layer, hier, budget=300, seed=0, exact=True)
+        assert r.mapping.covered_bounds() == layer.loop_bounds

@@ -130,14 +130,16 @@ def evaluate_mappings(layer: ConvLayer, acc: Accelerator, factors: np.ndarray, o
     return out
 
 
-@dataclass(frozen=True, eq=False)
-class NetworkCost:
-    """Per-layer costs of a network (execution order) and the totals (SPEC §5: EDP = ΣE x Σlatency)."""
+class NetworkTotals:
+    """Totals of per-layer costs in execution order (SPEC §5: EDP = ΣE x Σlatency); the class using it
+    names its hardware through ``_hardware`` (name, energy unit, clock, MAC units)."""
 
+    layers: tuple
     network: str
-    accelerator: Accelerator
-    layers: tuple[LayerCost, ...]
     mapping_source: str
+
+    def _hardware(self) -> tuple[str, str, float, int]:
+        raise NotImplementedError
 
     @property
     def energy(self) -> float:
@@ -157,11 +159,11 @@ class NetworkCost:
 
     @property
     def latency_s(self) -> float:
-        return self.cycles / self.accelerator.clock_hz
+        return self.cycles / self._hardware()[2]
 
     @property
     def utilization(self) -> float:
-        return self.macs / (self.accelerator.num_pes * self.cycles)
+        return self.macs / (self._hardware()[3] * self.cycles)
 
     def energy_breakdown(self) -> dict[str, float]:
         total: dict[str, float] = {}
@@ -171,13 +173,28 @@ class NetworkCost:
         return total
 
     def totals(self) -> dict:
-        return {"network": self.network, "accelerator": self.accelerator.name,
+        name, unit, _, _ = self._hardware()
+        return {"network": self.network, "accelerator": name,
                 "mapping": self.mapping_source, "layers": len(self.layers),
                 "unique_shapes": len({lc.layer.shape_key for lc in self.layers}),
-                "macs": self.macs, "energy": self.energy, "energy_unit": self.accelerator.energy.unit,
+                "macs": self.macs, "energy": self.energy, "energy_unit": unit,
                 "cycles": self.cycles, "latency_s": self.latency_s, "edp": self.edp,
                 "utilization": self.utilization,
                 **{f"energy_{k}": v for k, v in self.energy_breakdown().items()}}
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkCost(NetworkTotals):
+    """Per-layer costs of a network on the 3-level template, and the totals."""
+
+    network: str
+    accelerator: Accelerator
+    layers: tuple[LayerCost, ...]
+    mapping_source: str
+
+    def _hardware(self) -> tuple[str, str, float, int]:
+        a = self.accelerator
+        return a.name, a.energy.unit, a.clock_hz, a.num_pes
 
     def to_frame(self):
         """One row per layer (pandas DataFrame)."""

@@ -24,7 +24,7 @@ from typing import Any, Mapping as MappingT
 
 import yaml
 
-from .accelerator import (BUILTIN_DIR, TENSORS, AcceleratorSpecError, ArrayDim, Bandwidth, _Reader,
+from .accelerator import (BUILTIN_DIR, TENSORS, AcceleratorSpecError, ArrayDim, _Reader,
                           accelerator_from_dict)
 from .energy import DEFAULT_ENERGY_TABLE, ENERGY_TABLES, get_energy_table
 from .hierarchy import ENERGY_CLASSES, Hierarchy, HierarchySpecError, StorageLevel, hierarchy_from_accelerator, level_dict

@@ -10,7 +10,12 @@ Semantics (Timeloop v3 conventions, SPEC §5). All counts are on the iteration s
 (ceil padding included) and summed over PEs.
 - A tile at a level is refilled when the index of a loop relevant to it, above the level, changes. With the
   non-trivial loops above listed outermost first, fills = (product of bounds down to the innermost relevant
-  loop) x tile. Inputs get halo credit only when that loop is Y or X and is the innermost loop above.
+  loop) x tile. Inputs get halo credit only when that loop is the innermost non-trivial loop above (no
+  loop, relevant or not, inside it) and moves the tile along a sliding-window axis: Y or R move it along
+  rows, X or S along columns (input row = y*stride + r). A step of a Y (X) loop moves the tile by
+  step*stride rows (columns), a step of an R (S) loop by step rows (columns), step = that dim's extent
+  under the loop; each step fetches only the rows (columns) the tile did not hold. The first tile of
+  every sweep of that loop is fetched whole (Timeloop's "same step" rule).
 - Spatial: one L2 read per distinct PE tile (identical tiles are multicast); partial sums of PEs that differ
   only in reduction dims (C, R, S) are reduced in the network: one L2 update per distinct output tile.
 - Outputs: first read of each partial sum skipped once per element (L1 reads = MACs - outputs each PE holds;
@@ -73,18 +78,27 @@ def _fills(factors, orders, include_l2, mask, tile):
 
 @njit(cache=True, inline="always")
 def _input_fills(factors, orders, include_l2, mask, nc, h, w, sy, sx):
-    """Input words filled into one tile instance of a level (tile = nc x h x w bounding box)."""
+    """Input words filled into one tile instance of a level (tile = nc x h x w bounding box).
+
+    Halo credit when the innermost loop above is Y, X, R or S (input row = y*stride + r): one step moves
+    the tile by ``step * stride`` rows (Y) or columns (X), or by ``step`` rows (R) or columns (S), and
+    fetches only the rows/columns not already held; the first tile of each sweep is fetched whole.
+    """
     epochs, jdim, jrow, after = _walk(factors, orders, include_l2, mask)
     tile = nc * h * w
-    if after == 0 and (jdim == _Y or jdim == _X):
+    if after == 0 and (jdim == _Y or jdim == _X or jdim == _R or jdim == _S):
         b = factors[jrow, jdim]
         step = 1  # extent of the dim under the advancing loop
         for r in range(jrow):
             step *= factors[r, jdim]
         if jdim == _Y:
             delta = nc * min(h, step * sy) * w
-        else:
+        elif jdim == _X:
             delta = nc * h * min(w, step * sx)
+        elif jdim == _R:
+            delta = nc * min(h, step) * w
+        else:
+            delta = nc * h * min(w, step)
         return (epochs // b) * (tile + (b - 1) * delta)
     return epochs * tile
 

@@ -7,8 +7,10 @@ and computes the convolution itself, so a mapping that missed or repeated a MAC 
 Buffer behaviour (the conventions the model follows, SPEC §5):
 - A buffer refills a tile when a loop relevant to the tile, above the buffer, changes its index (the
   controller follows loop indices; it does not compare addresses). It then fetches the whole tile, except
-  that an input tile stepped by the innermost loop above the buffer, when that loop is Y or X, fetches
-  only the elements it did not already hold (the halo).
+  that an input tile stepped by the innermost loop above the buffer, when that loop is Y, X, R or S (all
+  of them move the input window: input row = y*stride + r, column = x*stride + s), fetches only the
+  elements it did not already hold (the halo). The first tile after an outer loop advanced is fetched
+  whole.
 - PEs that need the identical tile at the same step share one L2 read (multicast).
 - Each PE's first read of each partial sum is skipped (zero init); a partial sum goes up when its tile is
   replaced and at the end, and comes back from the parent if the parent has received it before.
@@ -107,7 +109,7 @@ def simulate(layer: ConvLayer, mapping: Mapping, acc: Optional[Accelerator] = No
         return tuple(idx[p] for p in range(upto) if above[p][1] in rel[tensor])
 
     def halo_ok(tensor: str, p: int, innermost: int) -> bool:
-        return tensor == "I" and p == innermost and above[p][1] in (Y, X)
+        return tensor == "I" and p == innermost and above[p][1] in (Y, X, R, S)
 
     prev = None
     for idx in itertools.product(*[range(b) for _, _, b in above]):

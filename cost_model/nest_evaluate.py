@@ -99,6 +99,19 @@ class NestCost:
     def edp(self) -> float:
         return self["edp"]
 
+    @property
+    def macs(self) -> int:
+        return int(self["macs"])
+
+    def energy_breakdown(self) -> dict[str, float]:
+        """'mac', each level's accesses, and the network words each level sends ('network from <level>')."""
+        out = {"mac": self["energy_mac"]}
+        for i, lv in enumerate(self.hierarchy.levels):
+            out[lv.name] = self.level(i, "energy")
+            if self.level(i, "energy_network"):
+                out[f"network from {lv.name}"] = self.level(i, "energy_network")
+        return out
+
     def counts(self) -> dict[str, dict[str, dict[str, int]]]:
         """{level name: {Weights/Inputs/Outputs: {reads, fills, updates}}}, totals over instances."""
         return {lv.name: {DATASPACE_NAMES[t]: {a: int(self.level(i, f"{t}_{a}")) for a in ACTIONS}

@@ -8,7 +8,7 @@ from mapping.nest import NestMapping
 from mapping.spec import MappingSpecError
 from nn_space.layers import ConvLayer, Network
 
-from .evaluate import NetworkEvaluationError
+from .evaluate import NetworkEvaluationError, NetworkTotals
 from .hierarchy import Hierarchy
 from .nest_evaluate import NestCost, evaluate_nest
 
@@ -16,7 +16,7 @@ NestMapper = Callable[[ConvLayer, Hierarchy], NestMapping]
 
 
 @dataclass(frozen=True, eq=False)
-class NestNetworkCost:
+class NestNetworkCost(NetworkTotals):
     """Per-layer costs of a network (execution order) on a hierarchy, and the totals."""
 
     network: str
@@ -24,47 +24,9 @@ class NestNetworkCost:
     layers: tuple[NestCost, ...]
     mapping_source: str
 
-    @property
-    def energy(self) -> float:
-        return sum(lc.energy for lc in self.layers)
-
-    @property
-    def cycles(self) -> float:
-        return sum(lc.cycles for lc in self.layers)
-
-    @property
-    def edp(self) -> float:
-        return self.energy * self.cycles
-
-    @property
-    def macs(self) -> int:
-        return int(sum(lc["macs"] for lc in self.layers))
-
-    @property
-    def latency_s(self) -> float:
-        return self.cycles / self.hierarchy.clock_hz
-
-    @property
-    def utilization(self) -> float:
-        return self.macs / (self.hierarchy.num_macs * self.cycles)
-
-    def energy_breakdown(self) -> dict[str, float]:
-        """Energy by part: 'mac', each level's accesses, and each fan-out's network ('<level> network')."""
-        out = {"mac": sum(lc["energy_mac"] for lc in self.layers)}
-        for i, lv in enumerate(self.hierarchy.levels):
-            out[lv.name] = sum(lc.level(i, "energy") for lc in self.layers)
-            net = sum(lc.level(i, "energy_network") for lc in self.layers)
-            if net:
-                out[f"network from {lv.name}"] = net
-        return out
-
-    def totals(self) -> dict:
-        return {"network": self.network, "accelerator": self.hierarchy.name, "mapping": self.mapping_source,
-                "layers": len(self.layers), "unique_shapes": len({lc.layer.shape_key for lc in self.layers}),
-                "macs": self.macs, "energy": self.energy, "energy_unit": self.hierarchy.energy_table.unit,
-                "cycles": self.cycles, "latency_s": self.latency_s, "edp": self.edp,
-                "utilization": self.utilization,
-                **{f"energy_{k}": v for k, v in self.energy_breakdown().items()}}
+    def _hardware(self) -> tuple[str, str, float, int]:
+        h = self.hierarchy
+        return h.name, h.energy_table.unit, h.clock_hz, h.num_macs
 
     def to_frame(self):
         """One row per layer (pandas DataFrame), level fields as '<level>_<field>' columns."""

@@ -27,28 +27,15 @@ from nn_space.layers import C, K, N, R, S, X, Y, ConvLayer
 
 from .accelerator import TENSORS
 from .hierarchy import Hierarchy
+from .loopnest_sim import _relevant
+from .loopnest_sim import _tile as _tile_set
 
 T3 = ("W", "I", "O")
 
 
-def _relevant(t: str, dw: bool) -> set[int]:
-    if t == "W":
-        return {K, C, R, S}
-    if t == "O":
-        return {N, K, Y, X}
-    return {N, C, Y, X, R, S} | ({K} if dw else set())
-
-
 def _tile(t: str, base, ext, sy: int, sx: int, dw: bool) -> frozenset:
-    rng = [range(base[d], base[d] + ext[d]) for d in range(7)]
-    if t == "W":
-        return frozenset(itertools.product(rng[K], rng[C], rng[R], rng[S]))
-    if t == "O":
-        return frozenset(itertools.product(rng[N], rng[K], rng[Y], rng[X]))
-    h0, w0 = base[Y] * sy + base[R], base[X] * sx + base[S]
-    rows = range(h0, h0 + (ext[Y] - 1) * sy + ext[R])
-    cols = range(w0, w0 + (ext[X] - 1) * sx + ext[S])
-    return frozenset(itertools.product(rng[N], rng[K] if dw else rng[C], rows, cols))
+    """The elements of a tile (bounding box for inputs), as the 3-level simulator defines them."""
+    return frozenset(_tile_set(t, base, ext, sy, sx, dw))
 
 
 def simulate_nest(layer: ConvLayer, hier: Hierarchy, mapping: NestMapping, seed: int = 0) -> dict:

@@ -250,16 +250,19 @@ def random_exact_mappings(layer: ConvLayer, acc: Accelerator, count: int, rng: n
 def sliding_window_at_dram(layer: ConvLayer, mapping: Mapping) -> bool:
     """Whether naas fetches only a halo of new input rows/columns from DRAM where ZigZag refetches the tile.
 
-    naas (Timeloop's convention): when the innermost DRAM-level loop that moves the input tile is Y' or X' and
-    windows overlap (kernel > stride), each step fetches only the new rows/columns. ZigZag refetches the
-    whole input tile, so its DRAM input reads are higher on these mappings.
+    naas (Timeloop's convention): when the innermost DRAM-level loop that moves the input tile is Y', X', R or
+    S and consecutive windows overlap (Y': kernel > stride; R: the L2 tile spans more than one output row;
+    likewise X', S), each step fetches only the new rows/columns. ZigZag refetches the whole input tile,
+    so its DRAM input reads are higher on these mappings.
     """
     relevant = set("NCYXRS") | ({"K"} if layer.depthwise else set())
     loops = [d for d in mapping.dram_order if mapping.dram[DIMS.index(d)] > 1 and d in relevant]
     if not loops:
         return False
     inner = loops[-1]
-    return (inner == "Y" and layer.r > layer.stride_y) or (inner == "X" and layer.s > layer.stride_x)
+    tile = [mapping.l1[d] * mapping.spatial[d] * mapping.l2[d] for d in range(7)]
+    return ((inner == "Y" and layer.r > layer.stride_y) or (inner == "X" and layer.s > layer.stride_x)
+            or (inner == "R" and tile[DIMS.index("Y")] > 1) or (inner == "S" and tile[DIMS.index("X")] > 1))
 
 
 def output_count(layer: ConvLayer) -> int:

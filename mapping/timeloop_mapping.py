@@ -43,15 +43,19 @@ _ENTRY_KEYS = {"target", "type", "factors", "permutation", "split", "keep", "byp
 _TYPES = ("temporal", "spatial", "bypass", "datatype")
 
 
-def _guess_level(target: str) -> str | None:
-    t = target.lower()
-    if any(k in t for k in ("dram", "mainmemory", "main_memory", "offchip", "off_chip")):
-        return "dram"
-    if any(k in t for k in ("spad", "reg", "rf", "l1", "scratch", "pe_")):
-        return "l1"
-    if any(k in t for k in ("glb", "global", "buffer", "sram", "l2", "shared")):
-        return "l2"
-    return None
+#: Target names read without an architecture (exact, case-insensitive): Timeloop's example names and the
+#: names naas exports. Anything else needs --arch (levels by the architecture's names) or --levels.
+KNOWN_TARGETS = {
+    "dram": ("dram", "mainmemory", "main_memory", "offchip", "off_chip", "backingstorage"),
+    "l2": ("l2", "glb", "shared_glb", "globalbuffer", "global_buffer", "gbuf", "dummybuffer", "dummy_buffer"),
+    "l1": ("l1", "registerfile", "register_file", "rf", "regfile", "spad", "pe_spad", "ifmap_spad",
+           "weights_spad", "psum_spad", "pebuffer", "pe_buffer"),
+}
+_KNOWN = {name: lvl for lvl, names in KNOWN_TARGETS.items() for name in names}
+
+
+def _known_level(target: str) -> str | None:
+    return _KNOWN.get(target.lower())
 
 
 def _dim_map(layer: ConvLayer) -> dict[str, str]:
@@ -149,9 +153,13 @@ def mapping_from_timeloop(doc: Any, layer: ConvLayer, levels: MappingT[str, str]
         if str(e["target"]) not in targets:
             targets.append(str(e["target"]))
     level_of: dict[str, str] = {}
-    for pos, t in enumerate(targets):
-        level_of[t] = levels.get(t) or _guess_level(t) or (
-            "dram" if pos == 0 else "l1" if pos == len(targets) - 1 else "l2")
+    for t in targets:
+        lvl = levels.get(t) or _known_level(t)
+        if lvl is None:
+            raise TimeloopFormatError(
+                f"{origin}: target {t!r} is not a level name naas knows (levels: {', '.join(NAAS_LEVELS)}); "
+                f"give the architecture (--arch ARCH.yaml) or --levels {t}=dram|l2|l1")
+        level_of[t] = lvl
     unknown = sorted(set(levels) - set(targets))
     if unknown:
         raise TimeloopFormatError(f"--levels: target {unknown[0]!r} is not in {origin} (targets: {', '.join(targets)})")

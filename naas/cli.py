@@ -61,33 +61,48 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}" if abs(v) < 1e5 else f"{v:.3e}"
 
 
-def format_table(cost: NetworkCost) -> str:
-    """Per-layer table and totals, for a person."""
-    unit = cost.accelerator.energy.unit
+def _format_cost(cost, unit: str, described: str, clock_hz: float, bound_of) -> str:
+    """Per-layer table and totals of a network cost (3-level or hierarchy), for a person."""
     rows = [("#", "layer", "shape", "MMACs", "cycles", "util", f"energy[{unit}]", "EDP", "bound")]
     for i, lc in enumerate(cost.layers):
-        bound = max(("compute", lc["compute_cycles"]), ("L2/NoC", lc["l2_cycles"]),
-                    ("DRAM", lc["dram_cycles"]), key=lambda t: t[1])[0]
         rows.append((str(i), lc.layer.name, lc.layer.describe(), f"{lc.macs / 1e6:.2f}", _fmt(lc.cycles),
-                     f"{100 * lc.utilization:.1f}%", _fmt(lc.energy), _fmt(lc.edp), bound))
+                     f"{100 * lc['utilization']:.1f}%", _fmt(lc.energy), _fmt(lc.edp), bound_of(lc)))
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) if c < 3 else cell.rjust(w) for c, (cell, w) in
                        enumerate(zip(r, widths))) for r in rows]
     t = cost.totals()
-    acc = cost.accelerator
     breakdown = ", ".join(f"{k} {100 * v / t['energy']:.1f}%" for k, v in cost.energy_breakdown().items())
     lines += [
         "",
-        f"accelerator  {acc.describe()}",
+        f"accelerator  {described}",
         f"mapping      {cost.mapping_source}",
         f"network      {cost.network}: {t['layers']} layers, {t['unique_shapes']} distinct shapes, "
         f"{t['macs'] / 1e9:.3f} GMACs",
         f"energy       {t['energy']:.4e} {unit}  ({breakdown})",
         f"latency      {t['cycles']:.4e} cycles = {1e3 * t['latency_s']:.3f} ms at "
-        f"{acc.clock_hz / 1e6:g} MHz; utilization {100 * t['utilization']:.1f}%",
+        f"{clock_hz / 1e6:g} MHz; utilization {100 * t['utilization']:.1f}%",
         f"EDP          {t['edp']:.4e} {unit}*cycles  (network EDP = total energy x total cycles)",
     ]
     return "\n".join(lines)
+
+
+def format_table(cost: NetworkCost) -> str:
+    """Per-layer table and totals on the 3-level template, for a person."""
+    def bound(lc) -> str:
+        return max(("compute", lc["compute_cycles"]), ("L2/NoC", lc["l2_cycles"]),
+                   ("DRAM", lc["dram_cycles"]), key=lambda t: t[1])[0]
+    acc = cost.accelerator
+    return _format_cost(cost, acc.energy.unit, acc.describe(), acc.clock_hz, bound)
+
+
+def format_nest_table(cost) -> str:
+    """Per-layer table and totals of a network on a general hierarchy, for a person."""
+    hier = cost.hierarchy
+
+    def bound(lc) -> str:
+        slow = max(range(hier.num_levels), key=lambda k: lc.level(k, "cycles"))
+        return hier.levels[slow].name if lc.level(slow, "cycles") > lc["compute_cycles"] else "compute"
+    return _format_cost(cost, hier.energy_table.unit, hier.describe(), hier.clock_hz, bound)
 
 
 def cmd_evaluate(args) -> int:
@@ -100,35 +115,6 @@ def cmd_evaluate(args) -> int:
         for message in exc.errors:
             print(f"naas: error: {message}", file=sys.stderr)
         return 2
-
-
-def format_nest_table(cost) -> str:
-    """Per-layer table and totals of a network on a general hierarchy, for a person."""
-    hier = cost.hierarchy
-    unit = hier.energy_table.unit
-    rows = [("#", "layer", "shape", "MMACs", "cycles", "util", f"energy[{unit}]", "EDP", "bound")]
-    for i, lc in enumerate(cost.layers):
-        slow = max(range(hier.num_levels), key=lambda k: lc.level(k, "cycles"))
-        bound = hier.levels[slow].name if lc.level(slow, "cycles") > lc["compute_cycles"] else "compute"
-        rows.append((str(i), lc.layer.name, lc.layer.describe(), f"{lc['macs'] / 1e6:.2f}", _fmt(lc.cycles),
-                     f"{100 * lc['utilization']:.1f}%", _fmt(lc.energy), _fmt(lc.edp), bound))
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) if c < 3 else cell.rjust(w) for c, (cell, w) in
-                       enumerate(zip(r, widths))) for r in rows]
-    t = cost.totals()
-    breakdown = ", ".join(f"{k} {100 * v / t['energy']:.1f}%" for k, v in cost.energy_breakdown().items())
-    lines += [
-        "",
-        f"accelerator  {hier.describe()}",
-        f"mapping      {cost.mapping_source}",
-        f"network      {cost.network}: {t['layers']} layers, {t['unique_shapes']} distinct shapes, "
-        f"{t['macs'] / 1e9:.3f} GMACs",
-        f"energy       {t['energy']:.4e} {unit}  ({breakdown})",
-        f"latency      {t['cycles']:.4e} cycles = {1e3 * t['latency_s']:.3f} ms at "
-        f"{hier.clock_hz / 1e6:g} MHz; utilization {100 * t['utilization']:.1f}%",
-        f"EDP          {t['edp']:.4e} {unit}*cycles  (network EDP = total energy x total cycles)",
-    ]
-    return "\n".join(lines)
 
 
 def _evaluate_hierarchy(args, net) -> int:
@@ -421,8 +407,36 @@ def _levels(text: str | None) -> dict[str, str]:
     return out
 
 
+def _timeloop_evaluate_arch(args) -> int:
+    """naas timeloop evaluate --arch: the architecture's own levels, mapping targets by their names."""
+    from cost_model.timeloop_evaluate import evaluate_timeloop_files
+
+    if not args.mapping:
+        raise CliError("--arch: give the mapping file too (PROBLEM MAPPING); a search on a Timeloop "
+                       "architecture is not offered yet")
+    if args.levels:
+        raise CliError("--levels: not with --arch (mapping targets are the architecture's level names)")
+    result, notes = evaluate_timeloop_files(args.arch, args.problem, args.mapping, args.ert)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.format == "json":
+        print(json.dumps(result, indent=1))
+        return 0
+    print(f"{result['layer']}: {result['macs']} MACs; cycles {result['cycles']:.6g}; energy "
+          f"{result['energy_pJ']:.6g} pJ; EDP {result['edp']:.4e}; utilization {100 * result['utilization']:.1f}%")
+    for level, spaces in result["levels"].items():
+        cells = "; ".join(f"{ds} " + ", ".join(f"{k} {v}" for k, v in c.items()) for ds, c in spaces.items())
+        print(f"  {level}: {cells}")
+    return 0
+
+
 def cmd_timeloop_evaluate(args) -> int:
     from cost_model.evaluate import evaluate_layer
+
+    if args.arch:
+        return _timeloop_evaluate_arch(args)
+    if args.ert or args.format != "table":
+        raise CliError("--ert and --format json go with --arch ARCH.yaml")
     from mapping.timeloop_mapping import load_timeloop_mapping
     from nn_space.layers import Network
     from nn_space.timeloop_problem import load_timeloop_problem
@@ -733,10 +747,18 @@ def build_parser() -> argparse.ArgumentParser:
     te.add_argument("problem", help="Timeloop problem file (v0.3/v0.4 YAML)")
     te.add_argument("mapping", nargs="?", default=None,
                     help="Timeloop mapping file (default: search a mapping here)")
-    te.add_argument("--accelerator", "-a", default="eyeriss")
+    te.add_argument("--arch", default=None, metavar="ARCH.yaml",
+                    help="a Timeloop v0.3 architecture: cost on its own levels (targets by its names)")
+    te.add_argument("--ert", default=None, metavar="ERT.yaml",
+                    help="with --arch: its energy reference table (else an ERT key in the files, else naas's "
+                         "energy table)")
+    te.add_argument("--format", choices=["table", "json"], default="table",
+                    help="with --arch: json gives cycles, energy_pJ, edp and levels -> data space -> counts")
+    te.add_argument("--accelerator", "-a", default="eyeriss", help="without --arch: the naas accelerator")
     te.add_argument("--energy", default=None, help="energy table, overriding the accelerator file's")
     te.add_argument("--levels", default=None, metavar="TARGET=LEVEL,...",
-                    help="naas level (dram, l2, l1) of each Timeloop target (default: guessed from the names)")
+                    help="without --arch: naas level (dram, l2, l1) of each Timeloop target whose name is not "
+                         "one of Timeloop's usual ones (DRAM, GlobalBuffer, shared_glb, RegisterFile, ...)")
     te.add_argument("--budget", type=int, default=2000)
     te.add_argument("--seed", type=int, default=0)
     te.set_defaults(func=cmd_timeloop_evaluate)

@@ -69,7 +69,19 @@ def test_a_fresh_process_reproduces_a_committed_search_result(ofa_data):
                          capture_output=True, text=True, env=env, cwd=REPO, check=True).stdout
     got = json.loads(out)
     assert got["coretype"] == "Haswell"
-    assert got["edp"] == sub["edp"]  # bit for bit (AVX-512 kernels changed the 4th digit)
+    # Bit for bit the same as this (pinned) process computes (AVX-512 kernels changed the 4th digit).
+    from cost_model.accelerator import accelerator_from_dict
+    from mapping.network_search import MappingCache, search_network
+    from naas.cosearch import CosearchConfig
+    from nn_space.accuracy import load_predictor
+
+    space = load_predictor("ofa-resnet50", str(ofa_data)).space
+    here = search_network(space.layers(space.from_dict(sub["config"])), accelerator_from_dict(acc),
+                          CosearchConfig.from_dict(config).mapping_settings(), MappingCache())
+    assert got["edp"] == here.edp
+    # The committed run predates the R/S sliding-window rule (SPEC §5), which lowered this design's EDP
+    # by 0.97% (9.6169e17 -> 9.5238e17); with the rule reverted it reproduces the committed value exactly.
+    assert 0.985 * sub["edp"] <= got["edp"] <= sub["edp"]
 
 
 THREADS_AFTER_CLI = """

@@ -66,6 +66,14 @@ CASES = {
     # Ceil padding: 5 = 2 x 3 (padded to 6) and 7 = 4 x 2.
     "ceil_padding": (ConvLayer(k=5, c=2, y=7, x=1, r=1, s=1),
                      Mapping(dram={"K": 2, "Y": 4}, l2={"C": 2}, spatial={"K": 3, "Y": 2}, l1={}), ("K", "Y")),
+    # SPEC §5 example: L1 input tile Y'2 x R1 at stride 2 (3-row bounding box) x S3, R3 innermost above L1.
+    "halo_r_innermost": (ConvLayer(k=1, c=1, y=2, x=1, r=3, s=3, stride_y=2),
+                         Mapping(dram={}, l2={"R": 3}, spatial={}, l1={"Y": 2, "S": 3}), ()),
+    # S innermost above L1 (L2 S2 over spatial S2: step 2 columns) and above L2 (DRAM S2: step 4),
+    # stride 2 along X; an irrelevant K loop outside restarts every S sweep.
+    "halo_s_innermost": (ConvLayer(k=2, c=1, y=2, x=2, r=1, s=8, stride_x=2),
+                         Mapping(dram={"K": 2, "S": 2}, l2={"S": 2}, spatial={"S": 2}, l1={"Y": 2, "X": 2},
+                                 dram_order="NKCYXRS", l2_order="NKCYXRS"), ("S",)),
     # Pointwise (R = S = 1) with batch.
     "pointwise_batch": (ConvLayer(k=3, c=2, y=2, x=2, n=2),
                         Mapping(dram={"N": 2}, l2={"K": 3}, spatial={"C": 2}, l1={"Y": 2, "X": 2}), ("C",)),
@@ -94,3 +102,27 @@ def test_multicast_counts_identical_windows_once():
     sim = simulate(layer, mapping)
     # 15 PEs, but R x Y offsets y + r take 7 distinct values: 7 distinct input tiles per step.
     assert sim["l2_I_reads"] * 15 == sim["l1_I_fills"] * 7
+
+
+def test_r_step_delivers_only_new_rows():
+    """SPEC §5: with R3 innermost above L1, one R sweep delivers 9 + 3 + 3 input words, not 3 x 9."""
+    layer, mapping, parallel = CASES["halo_r_innermost"]
+    sim = assert_model_equals_simulator(layer, mapping, roomy_accelerator(parallel, mapping))
+    assert sim["tile_l1_I"] == 9  # rows y*2 + r for y < 2, r < 1: a 3-row bounding box, 3 columns
+    assert sim["l1_I_fills"] == 9 + 3 + 3
+    assert sim["l2_I_fills"] == 5 * 3  # the whole input, fetched once
+    # An irrelevant loop outside R restarts the sweep: its first tile is fetched whole again.
+    again = Mapping(dram={"K": 2}, l2={"R": 3}, spatial={}, l1={"Y": 2, "S": 3})
+    layer2 = ConvLayer(k=2, c=1, y=2, x=1, r=3, s=3, stride_y=2)
+    sim2 = assert_model_equals_simulator(layer2, again, roomy_accelerator((), again))
+    assert sim2["l1_I_fills"] == 2 * (9 + 3 + 3)
+
+
+def test_s_step_delivers_only_new_columns():
+    layer, mapping, parallel = CASES["halo_s_innermost"]
+    sim = assert_model_equals_simulator(layer, mapping, roomy_accelerator(parallel, mapping))
+    # L1: 2 rows x 3 columns per PE; an L2 S step moves it 2 columns (S1 x spatial S2), 2 new columns.
+    # Per PE: K2 x DRAM S2 sweeps of (6 + 4); 2 PEs.
+    assert sim["l1_I_fills"] == 2 * (2 * 2) * (6 + 4)
+    # L2: 2 rows x 6 columns; a DRAM S step moves it 4 columns: K2 sweeps of (12 + 8).
+    assert sim["l2_I_fills"] == 2 * (12 + 8)

@@ -68,7 +68,8 @@ def _level(rd: _Reader, doc, i: int, word_bits: int, bits: tuple[int, int, int])
         raise rd.fail(f"{path}.name", f"{name!r} (allowed: a non-empty name)")
     path = f"levels[{i}] ({name})"
     keeps = doc.get("keeps", list(TENSORS))
-    if not isinstance(keeps, list) or any(k not in TENSORS for k in keeps) or len(set(keeps)) != len(keeps):
+    if not isinstance(keeps, list) or any(not isinstance(k, str) or k not in TENSORS for k in keeps) \
+            or len(set(keeps)) != len(keeps):
         raise rd.fail(f"{path}.keeps", f"{keeps!r} (allowed: a list of distinct {', '.join(TENSORS)})")
     lw = _bits(rd, doc["word_bits"], f"{path}.word_bits") if "word_bits" in doc else None
     size, partition = math.inf, None
@@ -118,6 +119,8 @@ def hierarchy_from_dict(doc: Any, origin: str = "<dict>") -> Hierarchy:
         return hierarchy_from_accelerator(accelerator_from_dict(doc, origin))
     rd = _Reader(origin)
     doc = rd.mapping(doc, "", _TOP, {"name", "levels"})
+    if not isinstance(doc["name"], str) or not doc["name"].strip():
+        raise rd.fail("name", f"{doc['name']!r} (allowed: a non-empty name)")
     word_bits = _bits(rd, doc.get("word_bits", 16), "word_bits")
     precision = None
     if "precision" in doc:
@@ -132,7 +135,7 @@ def hierarchy_from_dict(doc: Any, origin: str = "<dict>") -> Hierarchy:
         energy_doc = {"table": energy_doc}
     energy_doc = rd.mapping(energy_doc, "energy", {"table", "overrides"})
     table_name = energy_doc.get("table", DEFAULT_ENERGY_TABLE)
-    if table_name not in ENERGY_TABLES:
+    if not isinstance(table_name, str) or table_name not in ENERGY_TABLES:
         raise rd.fail("energy.table", f"{table_name!r} (allowed: {', '.join(ENERGY_TABLES)})")
     table = get_energy_table(table_name)
     if "overrides" in energy_doc:

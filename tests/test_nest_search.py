@@ -96,3 +96,33 @@ def test_exact_search_never_returns_a_padded_default():
                   ConvLayer(k=256, c=384, y=13, x=13, r=3, s=3)):
         r = search_nest_layer(layer, hier, budget=300, seed=0, exact=True)
         assert r.mapping.covered_bounds() == layer.loop_bounds
+
+
+def _small_register_hierarchy():
+    from cost_model.accelerator import ArrayDim, Bandwidth
+    from cost_model.hierarchy import Hierarchy, StorageLevel
+
+    return Hierarchy("small-reg", (
+        StorageLevel("DRAM", energy="dram", bandwidth=Bandwidth(shared=2.0)),
+        StorageLevel("GLB", size_bytes=512, fanout=(ArrayDim(4, ("K", "C")),)),
+        StorageLevel("PE", size_bytes=24, energy="spad"),
+        StorageLevel("Reg", size_bytes=6, energy="spad")))
+
+
+@pytest.mark.parametrize("layer", [ConvLayer(k=4, c=2, y=3, x=2, r=3, s=1),
+                                   ConvLayer(k=4, c=4, y=4, x=1, stride_y=2),
+                                   ConvLayer(k=3, c=3, y=3, x=3, r=3, s=1, groups=3)],
+                         ids=["3x1", "1x1s2", "depthwise"])
+def test_search_reaches_the_exhaustive_optimum_with_a_register(layer):
+    import statistics
+
+    from mapping.nest_exhaustive import nest_exhaustive_search, nest_space_size
+
+    hier = _small_register_hierarchy()
+    best, stats, evaluated = nest_exhaustive_search(layer, hier)
+    assert evaluated == nest_space_size(layer, hier)
+    optimum = stats[R_EDP]
+    assert evaluate_nest(layer, hier, best).edp == optimum
+    found = [search_nest_layer(layer, hier, budget=2000, seed=s, x0="random").best for s in range(5)]
+    assert min(found) >= optimum * (1 - 1e-12)  # nothing beats the exhaustive optimum
+    assert statistics.median(found) <= 1.05 * optimum

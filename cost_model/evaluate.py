@@ -41,21 +41,11 @@ def explain_status(stats: np.ndarray, acc: Accelerator) -> str:
     return reason(int(stats[STAT_INDEX["status"]]), stats, _limits(acc))
 
 
-@dataclass(frozen=True, eq=False)
-class LayerCost:
-    """The cost of one layer under one mapping: a view over the kernel's result vector."""
-
-    layer: ConvLayer
-    mapping: Mapping
-    stats: np.ndarray
-    energy_unit: str
+class CostView:
+    """Named access to a kernel result vector: ``cost['edp']`` and the usual properties."""
 
     def __getitem__(self, name: str) -> float:
-        return float(self.stats[STAT_INDEX[name]])
-
-    @property
-    def valid(self) -> bool:
-        return self.stats[0] == 0
+        raise NotImplementedError
 
     @property
     def energy(self) -> float:
@@ -76,6 +66,23 @@ class LayerCost:
     @property
     def macs(self) -> int:
         return int(self["macs"])
+
+
+@dataclass(frozen=True, eq=False)
+class LayerCost(CostView):
+    """The cost of one layer under one mapping: a view over the kernel's result vector."""
+
+    layer: ConvLayer
+    mapping: Mapping
+    stats: np.ndarray
+    energy_unit: str
+
+    def __getitem__(self, name: str) -> float:
+        return float(self.stats[STAT_INDEX[name]])
+
+    @property
+    def valid(self) -> bool:
+        return self.stats[0] == 0
 
     def counts(self) -> dict[str, dict[str, dict[str, int]]]:
         """{level: {tensor: {reads, fills, updates}}} summed over PEs (level: l1, l2, dram)."""

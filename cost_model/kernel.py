@@ -91,16 +91,22 @@ def _input_fills(factors, orders, include_l2, mask, nc, h, w, sy, sx):
         step = 1  # extent of the dim under the advancing loop
         for r in range(jrow):
             step *= factors[r, jdim]
-        if jdim == _Y:
-            delta = nc * min(h, step * sy) * w
-        elif jdim == _X:
-            delta = nc * h * min(w, step * sx)
-        elif jdim == _R:
-            delta = nc * min(h, step) * w
-        else:
-            delta = nc * h * min(w, step)
-        return (epochs // b) * (tile + (b - 1) * delta)
+        return (epochs // b) * (tile + (b - 1) * halo_delta(jdim, step, nc, h, w, sy, sx))
     return epochs * tile
+
+
+@njit(cache=True, inline="always")
+def halo_delta(jdim, step, nc, h, w, sy, sx):
+    """New input words when a loop over ``jdim`` (Y, X, R or S) with ``step`` of that dim under it moves an
+    nc x h x w input tile by one step: Y moves it step*stride rows, R step rows (input row = y*stride + r);
+    X and S likewise along columns."""
+    if jdim == _Y:
+        return nc * min(h, step * sy) * w
+    if jdim == _X:
+        return nc * h * min(w, step * sx)
+    if jdim == _R:
+        return nc * min(h, step) * w
+    return nc * h * min(w, step)
 
 
 @njit(cache=True, inline="always")

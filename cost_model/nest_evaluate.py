@@ -10,7 +10,7 @@ from mapping.spec import MappingSpecError
 from nn_space.layers import DIMS, ConvLayer
 
 from .accelerator import TENSORS
-from .evaluate import layer_array
+from .evaluate import CostView, layer_array
 from .hierarchy import Hierarchy
 from .nest_kernel import nest_evaluate_batch, nest_evaluate_into, new_workspace
 from .nest_layout import (ACTIONS, BAD_FACTOR, BAD_ORDER, CAPACITY, LEVEL_FIELDS, NOT_COVERED, NS,
@@ -72,7 +72,7 @@ def _check_levels(hier: Hierarchy, levels: int) -> None:
 
 
 @dataclass(frozen=True, eq=False)
-class NestCost:
+class NestCost(CostView):
     """The cost of one layer under one mapping on a hierarchy: a view over the kernel's result vector."""
 
     layer: ConvLayer
@@ -86,22 +86,6 @@ class NestCost:
     def level(self, index_or_name: int | str, field: str) -> float:
         i = index_or_name if isinstance(index_or_name, int) else self.hierarchy.level_index(index_or_name)
         return float(self.stats[NS + i * PER + LEVEL_FIELDS.index(field)])
-
-    @property
-    def energy(self) -> float:
-        return self["energy"]
-
-    @property
-    def cycles(self) -> float:
-        return self["cycles"]
-
-    @property
-    def edp(self) -> float:
-        return self["edp"]
-
-    @property
-    def macs(self) -> int:
-        return int(self["macs"])
 
     def energy_breakdown(self) -> dict[str, float]:
         """'mac', each level's accesses, and the network words each level sends ('network from <level>')."""

@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .kernel import I_MASK, I_MASK_DW, O_MASK, W_MASK, _distinct_offsets
+from .kernel import I_MASK, I_MASK_DW, O_MASK, W_MASK, _distinct_offsets, halo_delta
 from .nest_layout import (BAD_FACTOR, BAD_ORDER, CAPACITY, G_MAC_ENERGY, G_MAC_UNITS, H_AXIS_OF_DIM,
                           H_AXIS_SIZE, H_BITS, H_BW, H_CAP, H_E_READ, H_E_WRITE, H_HOP, H_KEEP, H_PART,
                           H_PARTED, H_WORD_RATIO, NOT_COVERED, NS, OVER_COVERED, P_COUNTS, P_CYCLES,
@@ -238,15 +238,7 @@ def nest_evaluate_into(layer, hw, glob, tf, sf, orders, out, work):
                         lj = jl[c, 1]
                         b = tf[lj, jdim]
                         step = sf[lj, jdim] * ext[lj + 1, jdim]
-                        if jdim == _Y:
-                            delta = nc * min(h, step * sy) * w
-                        elif jdim == _X:
-                            delta = nc * h * min(w, step * sx)
-                        elif jdim == _R:
-                            delta = nc * min(h, step) * w
-                        else:
-                            delta = nc * h * min(w, step)
-                        per = (ep[c, 1] // b) * (tile + (b - 1) * delta)
+                        per = (ep[c, 1] // b) * (tile + (b - 1) * halo_delta(jdim, step, nc, h, w, sy, sx))
                     else:
                         per = ep[c, 1] * tile
                 else:

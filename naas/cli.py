@@ -146,13 +146,18 @@ def _evaluate_hierarchy(args, net) -> int:
     else:
         print(format_nest_table(cost))
         if args.show_mappings:
-            seen = set()
-            for lc in cost.layers:
-                if lc.layer.shape_key not in seen:
-                    seen.add(lc.layer.shape_key)
-                    print(f"\n{lc.layer.name}: {lc.layer.describe()}\n{lc.mapping.loop_nest(hier.level_names)}")
+            _print_mappings(cost, hier.level_names)
     _write_csv(args, cost)
     return 0
+
+
+def _print_mappings(cost, names) -> None:
+    """Each distinct layer shape's loop nest (``names``: the parallel dims or the level names)."""
+    seen = set()
+    for lc in cost.layers:
+        if lc.layer.shape_key not in seen:
+            seen.add(lc.layer.shape_key)
+            print(f"\n{lc.layer.name}: {lc.layer.describe()}\n{lc.mapping.loop_nest(names)}")
 
 
 def _write_csv(args, cost) -> None:
@@ -191,12 +196,7 @@ def _evaluate(args) -> int:
     else:
         print(format_table(cost))
         if args.show_mappings:
-            seen = set()
-            for lc in cost.layers:
-                if lc.layer.shape_key not in seen:
-                    seen.add(lc.layer.shape_key)
-                    print(f"\n{lc.layer.name}: {lc.layer.describe()}\n"
-                          f"{lc.mapping.loop_nest(acc.parallel_dims)}")
+            _print_mappings(cost, acc.parallel_dims)
     _write_csv(args, cost)
     return 0
 

@@ -268,7 +268,8 @@ class _Reader:
             if key not in allowed:
                 hint = difflib.get_close_matches(str(key), sorted(allowed), n=1)
                 extra = f"; did you mean {hint[0]!r}?" if hint else ""
-                raise self.fail(f"{path}.{key}" if path else str(key),
+                name = key if isinstance(key, str) and key.isidentifier() else repr(key)
+                raise self.fail(f"{path}.{name}" if path else name,
                                 f"unknown field (allowed: {', '.join(sorted(allowed))}){extra}")
         for key in required:
             if key not in value:

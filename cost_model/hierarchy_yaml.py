@@ -64,8 +64,8 @@ def _level(rd: _Reader, doc, i: int, word_bits: int, bits: tuple[int, int, int])
     path = f"levels[{i}]"
     doc = rd.mapping(doc, path, _LEVEL, {"name"})
     name = doc["name"]
-    if not isinstance(name, str) or not name.strip():
-        raise rd.fail(f"{path}.name", f"{name!r} (allowed: a non-empty name)")
+    if not isinstance(name, str) or not name.strip() or not name.isprintable():
+        raise rd.fail(f"{path}.name", f"{name!r} (allowed: a non-empty name on one line)")
     path = f"levels[{i}] ({name})"
     keeps = doc.get("keeps", list(TENSORS))
     if not isinstance(keeps, list) or any(not isinstance(k, str) or k not in TENSORS for k in keeps) \
@@ -119,8 +119,8 @@ def hierarchy_from_dict(doc: Any, origin: str = "<dict>") -> Hierarchy:
         return hierarchy_from_accelerator(accelerator_from_dict(doc, origin))
     rd = _Reader(origin)
     doc = rd.mapping(doc, "", _TOP, {"name", "levels"})
-    if not isinstance(doc["name"], str) or not doc["name"].strip():
-        raise rd.fail("name", f"{doc['name']!r} (allowed: a non-empty name)")
+    if not isinstance(doc["name"], str) or not doc["name"].strip() or not doc["name"].isprintable():
+        raise rd.fail("name", f"{doc['name']!r} (allowed: a non-empty name on one line)")
     word_bits = _bits(rd, doc.get("word_bits", 16), "word_bits")
     precision = None
     if "precision" in doc:

@@ -16,7 +16,7 @@ from cost_model.units import UnitError
 
 BASE = yaml.safe_load((HIERARCHY_DIR / "eyeriss-hier.yaml").read_text())
 JUNK = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**12), st.floats(allow_nan=True),
-                 st.text(max_size=8), st.lists(st.integers(-2, 3), max_size=3),
+                 st.text(max_size=8), st.lists(st.integers(-2, 3), max_size=3), st.just("a\nb"),
                  st.dictionaries(st.text(max_size=6), st.integers(-1, 3), max_size=2),
                  st.sampled_from(["unlimited", "12 words", "1 KiB", "-3 B", "inputs", "K", "Q", "spad"]))
 

@@ -10,12 +10,10 @@ Semantics (Timeloop v3 conventions, SPEC §5). All counts are on the iteration s
 (ceil padding included) and summed over PEs.
 - A tile at a level is refilled when the index of a loop relevant to it, above the level, changes. With the
   non-trivial loops above listed outermost first, fills = (product of bounds down to the innermost relevant
-  loop) x tile. Inputs get halo credit only when that loop is the innermost non-trivial loop above (no
-  loop, relevant or not, inside it) and moves the tile along a sliding-window axis: Y or R move it along
-  rows, X or S along columns (input row = y*stride + r). A step of a Y (X) loop moves the tile by
-  step*stride rows (columns), a step of an R (S) loop by step rows (columns), step = that dim's extent
-  under the loop; each step fetches only the rows (columns) the tile did not hold. The first tile of
-  every sweep of that loop is fetched whole (Timeloop's "same step" rule).
+  loop) x tile. Inputs follow Timeloop v3.0.3's sliding-window rule (``cost_model.window``): a step of the
+  innermost loop above fetches only the rows / columns the tile did not hold when it moves the tile along
+  a window axis (Y or R: rows, X or S: columns; input row = y*stride + r), and so does an outer step whose
+  net move repeats that translation; other steps fetch the whole tile.
 - Spatial: one L2 read per distinct PE tile (identical tiles are multicast); partial sums of PEs that differ
   only in reduction dims (C, R, S) are reduced in the network: one L2 update per distinct output tile.
 - Outputs: first read of each partial sum skipped once per element (L1 reads = MACs - outputs each PE holds;
@@ -31,6 +29,7 @@ from .accelerator import (HW_AXIS_OF_DIM, HW_AXIS_SIZE, HW_DRAM_BW, HW_ENERGY, H
 from .stats import (ST_ACTIVE_PES, ST_COMPUTE_CYCLES, ST_COUNTS, ST_CYCLES, ST_DRAM_CYCLES, ST_E_DRAM,
                     ST_E_L1, ST_E_L2, ST_E_MAC, ST_E_NOC, ST_EDP, ST_ENERGY, ST_L2_CYCLES, ST_MACS,
                     ST_NOC_WORDS, ST_PADDED_MACS, ST_STATUS, ST_TILES, ST_UTILIZATION)
+from .window import window_loop, window_start
 from .status import (BAD_FACTOR, BAD_ORDER, L1_OVERFLOW, L2_OVERFLOW, NOT_COVERED, OVER_COVERED,
                      SPATIAL_TOO_LARGE)
 
@@ -38,8 +37,6 @@ LAYER_SIZE = 11
 _N, _K, _C, _Y, _X, _R, _S = range(7)
 W_MASK = (1 << _K) | (1 << _C) | (1 << _R) | (1 << _S)
 O_MASK = (1 << _N) | (1 << _K) | (1 << _Y) | (1 << _X)
-I_MASK = (1 << _N) | (1 << _C) | (1 << _Y) | (1 << _X) | (1 << _R) | (1 << _S)
-I_MASK_DW = I_MASK | (1 << _K)
 
 
 @njit(cache=True, inline="always")
@@ -77,36 +74,27 @@ def _fills(factors, orders, include_l2, mask, tile):
 
 
 @njit(cache=True, inline="always")
-def _input_fills(factors, orders, include_l2, mask, nc, h, w, sy, sx):
-    """Input words filled into one tile instance of a level (tile = nc x h x w bounding box).
-
-    Halo credit when the innermost loop above is Y, X, R or S (input row = y*stride + r): one step moves
-    the tile by ``step * stride`` rows (Y) or columns (X), or by ``step`` rows (R) or columns (S), and
-    fetches only the rows/columns not already held; the first tile of each sweep is fetched whole.
-    """
-    epochs, jdim, jrow, after = _walk(factors, orders, include_l2, mask)
-    tile = nc * h * w
-    if after == 0 and (jdim == _Y or jdim == _X or jdim == _R or jdim == _S):
-        b = factors[jrow, jdim]
-        step = 1  # extent of the dim under the advancing loop
-        for r in range(jrow):
-            step *= factors[r, jdim]
-        return (epochs // b) * (tile + (b - 1) * halo_delta(jdim, step, nc, h, w, sy, sx))
-    return epochs * tile
-
-
-@njit(cache=True, inline="always")
-def halo_delta(jdim, step, nc, h, w, sy, sx):
-    """New input words when a loop over ``jdim`` (Y, X, R or S) with ``step`` of that dim under it moves an
-    nc x h x w input tile by one step: Y moves it step*stride rows, R step rows (input row = y*stride + r);
-    X and S likewise along columns."""
-    if jdim == _Y:
-        return nc * min(h, step * sy) * w
-    if jdim == _X:
-        return nc * h * min(w, step * sx)
-    if jdim == _R:
-        return nc * min(h, step) * w
-    return nc * h * min(w, step)
+def _input_fills(factors, orders, include_l2, n_ext, ch_ext, h, w, sy, sx, dw):
+    """Input words filled into one tile instance of a level (an n_ext x ch_ext x h x w bounding box) under
+    the sliding-window rule of ``cost_model.window``, over the DRAM (and L2) loops, innermost first."""
+    tile = n_ext * ch_ext * h * w
+    levels = 2 if include_l2 else 1
+    epochs = 1
+    for lv in range(levels):
+        for d in range(7):
+            epochs *= factors[3 - lv, d]
+    st = window_start(tile, epochs)
+    for lv in range(levels - 1, -1, -1):
+        frow = 3 - lv  # factor rows: DRAM 3, L2 2; order rows: DRAM 2, L2 1
+        for p in range(6, -1, -1):
+            d = orders[2 - lv, p]
+            b = factors[frow, d]
+            if b > 1:
+                step = 1  # extent of the dim inside the loop
+                for r in range(frow):
+                    step *= factors[r, d]
+                st = window_loop(st, d, b, step, n_ext, ch_ext, h, w, tile, sy, sx, dw)
+    return st[0]
 
 
 @njit(cache=True, inline="always")
@@ -180,7 +168,6 @@ def evaluate_into(layer, hw, factors, orders, out):
     sx = layer[8]
     dw = layer[9] != 0
     reps = layer[10]
-    i_mask = I_MASK_DW if dw else I_MASK
 
     # --- tile extents: L1 (per PE), array (one L2 iteration), L2, whole (padded) problem ------------
     n1, k1, c1, y1, x1, r1, s1 = (factors[0, 0], factors[0, 1], factors[0, 2], factors[0, 3],
@@ -236,10 +223,10 @@ def evaluate_into(layer, hw, factors, orders, out):
 
     # --- temporal reuse ---------------------------------------------------------------------------
     fill_w1 = _fills(factors, orders, True, W_MASK, tw1)  # per PE
-    fill_i1 = _input_fills(factors, orders, True, i_mask, nc1, h1, w1, sy, sx)
+    fill_i1 = _input_fills(factors, orders, True, n1, k1 if dw else c1, h1, w1, sy, sx, dw)
     up_o1 = _fills(factors, orders, True, O_MASK, to1)  # words one PE sends up
     fill_w2 = _fills(factors, orders, False, W_MASK, tw2)
-    fill_i2 = _input_fills(factors, orders, False, i_mask, nc2, h2, w2, sy, sx)
+    fill_i2 = _input_fills(factors, orders, False, n2, k2 if dw else c2, h2, w2, sy, sx, dw)
     up_o2 = _fills(factors, orders, False, O_MASK, to2)
 
     # --- spatial reuse ----------------------------------------------------------------------------

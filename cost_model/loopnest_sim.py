@@ -5,12 +5,11 @@ formulas. It runs the loop nest point by point, keeps the actual set of elements
 and computes the convolution itself, so a mapping that missed or repeated a MAC would be caught.
 
 Buffer behaviour (the conventions the model follows, SPEC §5):
-- A buffer refills a tile when a loop relevant to the tile, above the buffer, changes its index (the
-  controller follows loop indices; it does not compare addresses). It then fetches the whole tile, except
-  that an input tile stepped by the innermost loop above the buffer, when that loop is Y, X, R or S (all
-  of them move the input window: input row = y*stride + r, column = x*stride + s), fetches only the
-  elements it did not already hold (the halo). The first tile after an outer loop advanced is fetched
-  whole.
+- A buffer refills a tile of weights or outputs when a loop relevant to it, above the buffer, changes its
+  index (the controller follows loop indices; it does not compare addresses), and fetches the whole tile.
+  An input tile is refetched at every step of a loop above the buffer, by Timeloop v3.0.3's rule
+  (``InputWindows``): only the elements it did not hold when the tile moved by the same translation as at
+  its previous step (input row = y*stride + r, column = x*stride + s), else the whole tile.
 - PEs that need the identical tile at the same step share one L2 read (multicast).
 - Each PE's first read of each partial sum is skipped (zero init); a partial sum goes up when its tile is
   replaced and at the end, and comes back from the parent if the parent has received it before.
@@ -52,6 +51,30 @@ def _tile(tensor: str, base, ext, sy: int, sx: int, depthwise: bool) -> set:
     rows = range(h0, h0 + (ext[Y] - 1) * sy + ext[R])
     cols = range(w0, w0 + (ext[X] - 1) * sx + ext[S])
     return set(itertools.product(rng[N], ch, rows, cols))
+
+
+class InputWindows:
+    """Timeloop v3.0.3's sliding-window rule, step by step, for the input tiles of many buffer instances:
+    a step fetches only the elements the tile did not hold when the tile moved by the same translation as
+    at its previous step, or when the previous step fetched it whole; otherwise the whole tile."""
+
+    def __init__(self, sy: int, sx: int, depthwise: bool):
+        self.sy, self.sx, self.dw = sy, sx, depthwise
+        self.state: dict = {}  # key -> (tile origin, translation of its last step or None)
+
+    def fill(self, key, base, new: set, held: set | None) -> int:
+        origin = (base[N], base[K] if self.dw else base[C], base[Y] * self.sy + base[R], base[X] * self.sx + base[S])
+        old = self.state.get(key)
+        if old is None or held is None:  # the first tile
+            fill, saved = len(new), None
+        else:
+            move = tuple(a - b for a, b in zip(origin, old[0]))
+            if old[1] is None or move == old[1]:
+                fill, saved = len(new - held), move
+            else:
+                fill, saved = len(new), None
+        self.state[key] = (origin, saved)
+        return fill
 
 
 class _Counter:
@@ -108,8 +131,7 @@ def simulate(layer: ConvLayer, mapping: Mapping, acc: Optional[Accelerator] = No
     def identity(tensor: str, idx, upto: int) -> tuple:
         return tuple(idx[p] for p in range(upto) if above[p][1] in rel[tensor])
 
-    def halo_ok(tensor: str, p: int, innermost: int) -> bool:
-        return tensor == "I" and p == innermost and above[p][1] in (Y, X, R, S)
+    windows = InputWindows(sy, sx, dw)
 
     prev = None
     for idx in itertools.product(*[range(b) for _, _, b in above]):
@@ -130,11 +152,11 @@ def simulate(layer: ConvLayer, mapping: Mapping, acc: Optional[Accelerator] = No
             for old in {frozenset(l1_tile[pe]["O"][1]) for pe in pes}:
                 cnt.add("l2_O_updates", len(old))
                 valid_l2 |= old
-        # 2. L2 tiles (only DRAM loops are above L2).
+        # 2. L2 tiles (only DRAM loops are above L2); inputs at every step of a DRAM loop.
         if p is None or p < n_dram:
             for t in TENSORS:
                 ident = identity(t, idx, n_dram)
-                if t in l2_tile and l2_tile[t][0] == ident:
+                if t != "I" and t in l2_tile and l2_tile[t][0] == ident:
                     continue
                 new = _tile(t, base2, e2, sy, sx, dw)
                 max_tile[f"tile_l2_{t}"] = max(max_tile[f"tile_l2_{t}"], len(new))
@@ -146,17 +168,17 @@ def simulate(layer: ConvLayer, mapping: Mapping, acc: Optional[Accelerator] = No
                     cnt.add("l2_O_fills", back)
                     cnt.add("dram_O_reads", back)
                 else:
-                    if t in l2_tile and halo_ok(t, p, n_dram - 1):
-                        fill = len(new - l2_tile[t][1])
+                    if t == "I":
+                        fill = windows.fill("l2", base2, new, l2_tile[t][1] if t in l2_tile else None)
                     else:
                         fill = len(new)
                     cnt.add(f"l2_{t}_fills", fill)
                     cnt.add(f"dram_{t}_reads", fill)
                 l2_tile[t] = (ident, new)
         # 3. L1 tiles, with multicast of identical tiles from L2.
-        for t in TENSORS:
+        for t in TENSORS:  # inputs at every step (each step moves a loop above L1)
             ident = identity(t, idx, len(idx))
-            if l1_tile[pes[0]].get(t, (None,))[0] == ident:
+            if t != "I" and l1_tile[pes[0]].get(t, (None,))[0] == ident:
                 continue
             served: dict[frozenset, int] = {}
             for pe in pes:
@@ -166,8 +188,8 @@ def simulate(layer: ConvLayer, mapping: Mapping, acc: Optional[Accelerator] = No
                 old = l1_tile[pe].get(t)
                 if t == "O":
                     fill = len(new & valid_l2)
-                elif old is not None and halo_ok(t, p, len(idx) - 1):
-                    fill = len(new - old[1])
+                elif t == "I":
+                    fill = windows.fill(pe, base1(pe), new, old[1] if old is not None else None)
                 else:
                     fill = len(new)
                 cnt.add(f"l1_{t}_fills", fill)

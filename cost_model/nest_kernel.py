@@ -31,7 +31,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .kernel import I_MASK, I_MASK_DW, O_MASK, W_MASK, _distinct_offsets, halo_delta
+from .kernel import O_MASK, W_MASK, _distinct_offsets
+from .window import window_loop, window_start
 from .nest_layout import (BAD_FACTOR, BAD_ORDER, CAPACITY, G_MAC_ENERGY, G_MAC_UNITS, H_AXIS_OF_DIM,
                           H_AXIS_SIZE, H_BITS, H_BW, H_CAP, H_E_READ, H_E_WRITE, H_HOP, H_KEEP, H_PART,
                           H_PARTED, H_WORD_RATIO, NOT_COVERED, NS, OVER_COVERED, P_COUNTS, P_CYCLES,
@@ -107,7 +108,7 @@ def _spread(sf, a, t, dw, bx, by, br, bs, sy, sx):
             * _distinct_offsets(sf[a, _X], bx * sx, sf[a, _S], bs))
 
 
-WORK_ROWS = 7
+WORK_ROWS = 4
 
 
 def new_workspace(levels: int) -> np.ndarray:
@@ -129,31 +130,31 @@ def nest_evaluate_into(layer, hw, glob, tf, sf, orders, out, work):
     sx = layer[8]
     dw = layer[9] != 0
     reps = layer[10]
-    masks = (W_MASK, I_MASK_DW if dw else I_MASK, O_MASK)
 
     # --- extents: ext[l] = tile of level l (its temporal loops, its fan-out and all below); ext[nl] = 1
     ext = work[0]
     inst = work[1, :, 0]  # instances of each level (inst[nl]: MAC units in use)
     red = work[1, :, 1]  # positions of each fan-out that differ only in C, R, S
+    lvprod = work[1, :, 2]  # product of the temporal factors of the levels above each level
     tiles = work[2]
-    ep = work[3]  # per level and tensor: fills epochs, the product down to the innermost relevant loop
-    jd = work[4]  # dim of that loop
-    jl = work[5]  # its level
-    af = work[6]  # non-trivial loops inside it
+    ep = work[3]  # per level, W and O: fills epochs, the product down to the innermost relevant loop
     for d in range(7):
         ext[nl, d] = 1
     inst[0] = 1
-    compute = 1
+    lvprod[0] = 1
     for lv in range(nl - 1, -1, -1):
         for d in range(7):
             ext[lv, d] = ext[lv + 1, d] * tf[lv, d] * sf[lv, d]
-            compute *= tf[lv, d]
         red[lv] = sf[lv, _C] * sf[lv, _R] * sf[lv, _S]
     for lv in range(nl):
         p = 1
+        q = 1
         for d in range(7):
             p *= sf[lv, d]
+            q *= tf[lv, d]
         inst[lv + 1] = inst[lv] * p
+        lvprod[lv + 1] = lvprod[lv] * q
+    compute = lvprod[nl]
     padded_macs = compute * inst[nl]
 
     # --- tiles and capacity (innermost level first) -----------------------------------------------
@@ -180,32 +181,21 @@ def nest_evaluate_into(layer, hw, glob, tf, sf, orders, out, work):
                 _fail(out, CAPACITY, lv, 3)
                 return
 
-    # --- one walk over the temporal loops: the delta-rule state each level sees above it -------------
+    # --- one walk over the temporal loops: the fills epochs of weights and outputs each level sees ------
     prod = 1
-    for t in range(3):  # row 0 is the running state (level 0 has no loops above it)
-        ep[0, t] = 1
-        jd[0, t] = -1
-        jl[0, t] = -1
-        af[0, t] = 0
+    ep[0, 0] = 1  # row 0 is the running state (level 0 has no loops above it)
+    ep[0, 2] = 1
     for lv in range(nl):
         for p in range(7):
             d = orders[lv, p]
-            b = tf[lv, d]
-            if b > 1:
-                prod *= b
-                for t in range(3):
-                    if (masks[t] >> d) & 1:
-                        ep[0, t] = prod
-                        jd[0, t] = d
-                        jl[0, t] = lv
-                        af[0, t] = 0
-                    else:
-                        af[0, t] += 1
-        for t in range(3):  # state seen by level lv + 1 (row 0 is the running state)
-            ep[lv + 1, t] = ep[0, t]
-            jd[lv + 1, t] = jd[0, t]
-            jl[lv + 1, t] = jl[0, t]
-            af[lv + 1, t] = af[0, t]
+            if tf[lv, d] > 1:
+                prod *= tf[lv, d]
+                if (W_MASK >> d) & 1:
+                    ep[0, 0] = prod
+                if (O_MASK >> d) & 1:
+                    ep[0, 2] = prod
+        ep[lv + 1, 0] = ep[0, 0]
+        ep[lv + 1, 2] = ep[0, 2]
 
     size_o = ext[0, _N] * ext[0, _K] * ext[0, _Y] * ext[0, _X]
     base = NS
@@ -229,18 +219,19 @@ def nest_evaluate_into(layer, hw, glob, tf, sf, orders, out, work):
                     per = compute
                 elif t == 1:
                     e = ext[c]
-                    nc = e[_N] * (e[_K] if dw else e[_C])
+                    box_ch = e[_K] if dw else e[_C]
                     h = (e[_Y] - 1) * sy + e[_R]
                     w = (e[_X] - 1) * sx + e[_S]
-                    tile = nc * h * w
-                    jdim = jd[c, 1]
-                    if af[c, 1] == 0 and jdim >= _Y:
-                        lj = jl[c, 1]
-                        b = tf[lj, jdim]
-                        step = sf[lj, jdim] * ext[lj + 1, jdim]
-                        per = (ep[c, 1] // b) * (tile + (b - 1) * halo_delta(jdim, step, nc, h, w, sy, sx))
-                    else:
-                        per = ep[c, 1] * tile
+                    tile = e[_N] * box_ch * h * w
+                    st = window_start(tile, lvprod[c])
+                    for lv in range(c - 1, -1, -1):  # the loops above, innermost first
+                        for p in range(6, -1, -1):
+                            d = orders[lv, p]
+                            b = tf[lv, d]
+                            if b > 1:
+                                st = window_loop(st, d, b, sf[lv, d] * ext[lv + 1, d], e[_N], box_ch, h, w,
+                                                 tile, sy, sx, dw)
+                    per = st[0]
                 else:
                     per = ep[c, 0] * tiles[c, 0]
                 delivered = inst[c] * per

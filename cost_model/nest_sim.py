@@ -4,9 +4,10 @@ It shares no formula with the kernel. It steps through every temporal iteration 
 actual set of elements each instance of each level holds, runs every MAC of every MAC unit and computes
 the convolution itself (a mapping that skipped or repeated a MAC fails), and counts each access as it
 happens, following the conventions of SPEC §10 literally:
-- an instance refills a tile of a tensor it keeps when a loop relevant to that tensor, above the level,
-  changes its index; it fetches the whole tile, except an input tile stepped by the innermost temporal loop
-  above the level when that loop is Y, X, R or S: then only the elements it did not hold;
+- an instance refills a tile of weights or outputs it keeps when a loop relevant to that tensor, above the
+  level, changes its index, and fetches the whole tile; an input tile is refetched at every step of a loop
+  above the level (Timeloop v3.0.3's rule): only the elements it did not hold when the tile moved by the
+  same translation as at the previous step (or the previous step fetched it whole), else all of it;
 - a tile is fetched from the nearest ancestor that keeps the tensor; the ancestor serves two instances
   with one read (multicast) when, at every fan-out between them and it (bypassed levels' too), their
   positions select the identical tile of the level below that fan-out;
@@ -27,7 +28,7 @@ from nn_space.layers import C, K, N, R, S, X, Y, ConvLayer
 
 from .accelerator import TENSORS
 from .hierarchy import Hierarchy
-from .loopnest_sim import _relevant
+from .loopnest_sim import InputWindows, _relevant
 from .loopnest_sim import _tile as _tile_set
 
 T3 = ("W", "I", "O")
@@ -93,6 +94,7 @@ def simulate_nest(layer: ConvLayer, hier: Hierarchy, mapping: NestMapping, seed:
         return sum(hop[j] for j in range(a, c))
 
     held: list[dict] = [dict() for _ in range(L)]  # level -> {(inst, t): (ident, set)}
+    windows = InputWindows(sy, sx, dw)
     valid: list[dict] = [dict() for _ in range(L)]  # level -> {inst: outputs received}
     whole = {t: _tile(t, [0] * 7, ext[0], sy, sx, dw) for t in T3}
     for t in T3:
@@ -146,19 +148,20 @@ def simulate_nest(layer: ConvLayer, hier: Hierarchy, mapping: NestMapping, seed:
                 if not keeps[c][ti]:
                     continue
                 now = ident(c, t, idx)
-                if p is not None and now == held[c][(instances[c][0], t)][0]:
-                    continue
+                if p is not None and (p >= first[c] or (t != "I" and now == held[c][(instances[c][0], t)][0])):
+                    continue  # inputs: every step of a loop above the level moves (or keeps) the tile
                 a = keeper_above(c, ti)
                 served: dict = {}
-                halo = (t == "I" and p is not None and p == first[c] - 1 and loops[p][1] in (Y, X, R, S))
                 for inst in instances[c]:
-                    new = _tile(t, base_of(c, inst, idx), ext[c], sy, sx, dw)
+                    b = base_of(c, inst, idx)
+                    new = _tile(t, b, ext[c], sy, sx, dw)
                     tile_max[c][t] = max(tile_max[c][t], len(new))
                     assert new <= held[a][(inst[:a], t)][1], f"level {c} {t} tile is not inside its keeper's"
                     if t == "O":
                         fill = len(new & valid[a].get(inst[:a], set()))
-                    elif halo:
-                        fill = len(new - held[c][(inst, t)][1])
+                    elif t == "I":
+                        previous = held[c].get((inst, t))
+                        fill = windows.fill((c, inst), b, new, previous[1] if previous else None)
                     else:
                         fill = len(new)
                     counts[c][f"{t}_fills"] += fill

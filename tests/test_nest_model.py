@@ -222,3 +222,44 @@ def test_builtin_template_capacity_checks_agree(name):
     assert np.array_equal(ok, new[:, R_STATUS] == 0)
     assert 0 < ok.sum() < len(ok)  # both valid and refused mappings were compared
     assert np.allclose(old[ok, STAT_INDEX["edp"]], new[ok, R_EDP], rtol=1e-12, atol=0)
+
+
+def _lm(factors=None, order="NKCYXRS", spatial=None):
+    return LevelMapping(factors or {}, order, spatial or {})
+
+
+#: Input fills that timeloop-model v3.0.3 reports for these cases (TIMELOOP_DISABLE_TEMPORAL_EXTRAPOLATION=1,
+#: exported by cost_model/timeloop_arch.py); the old same-loop rule gave the figure in the comment.
+TIMELOOP_WINDOW_CASES = {
+    # S innermost, X outer: the X step nets +1 column, S's own step: credit (old rule 6)
+    "x-continues-s": (dict(x=4, s=2), [_lm({"X": 2, "S": 2}, "NKCYRXS"), _lm({"X": 2})], None, {"L1": 5}),
+    # rows: Y over R (old 6)
+    "y-continues-r": (dict(y=4, r=2), [_lm({"Y": 2, "R": 2}, "NKCXSYR"), _lm({"Y": 2})], None, {"L1": 5}),
+    # the X step nets 0: the unchanged tile is fetched whole
+    "zero-net-move": (dict(x=4, s=4), [_lm({"X": 2, "S": 2}, "NKCYRXS"), _lm({"X": 2, "S": 2})], None,
+                      {"L1": 10}),
+    # K innermost: the X step nets 0 like K's steps: nothing fetched (old 4)
+    "k-innermost": (dict(k=2, x=2, s=2), [_lm({"X": 2, "S": 2, "K": 2}, "NCYRXSK"), _lm()], None, {"L1": 3}),
+    # a K step resets, the X wrap still continues S's stride (old 12)
+    "k-between": (dict(k=2, x=4, s=2), [_lm({"X": 2, "K": 2, "S": 2}, "NCYRXKS"), _lm({"X": 2})], None,
+                  {"L1": 11}),
+    # the same dim at two levels: the whole sweep is one stride (old L1 8)
+    "two-levels": (dict(x=4, s=3), [_lm({"X": 2}), _lm({"X": 2}), _lm({"S": 3})], None, {"L2": 6, "L1": 6}),
+    # a fan-out enlarges the X step to 4 columns; 4 - 2 = S's step (old 20)
+    "fanout-step": (dict(x=8, s=4), [_lm({"X": 2, "S": 2}, "NKCYRXS", {"X": 2}), _lm({"X": 2, "S": 2})], "X",
+                    {"L1": 18}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TIMELOOP_WINDOW_CASES))
+def test_sliding_windows_as_timeloop_counts_them(case):
+    dims, levels, fan_dim, fills = TIMELOOP_WINDOW_CASES[case]
+    layer = ConvLayer(**{"k": 1, "c": 1, "y": 1, "x": 1, "r": 1, "s": 1, **dims})
+    names = ["DRAM", "L1"] if len(levels) == 2 else ["DRAM", "L2", "L1"]
+    fanout = (ArrayDim(2, fan_dim),) if fan_dim else ()
+    hier = Hierarchy("w", tuple(StorageLevel(n, energy="dram" if i == 0 else "spad", fanout=fanout if i == 0 else ())
+                                for i, n in enumerate(names)))
+    m = NestMapping(tuple(levels))
+    sim = assert_nest_equals_simulator(layer, hier, m)
+    for level, words in fills.items():
+        assert sim[level]["I_fills"] == words, (level, sim[level]["I_fills"])

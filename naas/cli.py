@@ -139,14 +139,19 @@ def _evaluate_hierarchy(args, net) -> int:
         source = (f"searched per layer shape ({args.method}, {args.budget} evaluations, seed {args.seed}"
                   f"{', exact factors' if args.exact_factors else ''})")
     cost = evaluate_nest_network(net, hier, mapper, mapping_source=source)
+    return _print_cost(args, cost, hierarchy_to_dict(hier), format_nest_table, hier.level_names)
+
+
+def _print_cost(args, cost, accelerator_doc: dict, table, names) -> int:
+    """naas evaluate's output: JSON (totals, accelerator, layers) or the table (and loop nests), and --csv."""
     if args.format == "json":
-        doc = {"totals": cost.totals(), "accelerator": hierarchy_to_dict(hier),
+        doc = {"totals": cost.totals(), "accelerator": accelerator_doc,
                "layers": [lc.to_dict() for lc in cost.layers]}
         print(json.dumps(doc, indent=1))
     else:
-        print(format_nest_table(cost))
+        print(table(cost))
         if args.show_mappings:
-            _print_mappings(cost, hier.level_names)
+            _print_mappings(cost, names)
     _write_csv(args, cost)
     return 0
 
@@ -189,16 +194,7 @@ def _evaluate(args) -> int:
         settings = SearchSettings(budget=args.budget, seed=args.seed, method=args.method,
                                   objective=args.objective)
         cost = search_network(net, acc, settings)
-    if args.format == "json":
-        doc = {"totals": cost.totals(), "accelerator": acc.to_dict(),
-               "layers": [lc.to_dict() for lc in cost.layers]}
-        print(json.dumps(doc, indent=1))
-    else:
-        print(format_table(cost))
-        if args.show_mappings:
-            _print_mappings(cost, acc.parallel_dims)
-    _write_csv(args, cost)
-    return 0
+    return _print_cost(args, cost, acc.to_dict(), format_table, acc.parallel_dims)
 
 
 def cmd_search(args) -> int:

@@ -268,6 +268,25 @@ def _check_hierarchy(h: Hierarchy) -> None:
             raise HierarchySpecError(f"{at}: word_bits: {lv.word_bits!r} (allowed: integer 1 to 64)")
 
 
+def check_word_room(h: Hierarchy) -> None:
+    """Every level holds at least one word of each tensor it keeps (a file that cannot map any layer).
+
+    Not part of ``Hierarchy``'s own checks: an imported Timeloop architecture learns its keep masks from
+    the mapping afterwards, and capacity is checked per mapping anyway."""
+    bits = dict(zip(TENSORS, h.tensor_bits))
+    for i, lv in enumerate(h.levels):
+        at = f"{h.name}: levels[{i}] ({lv.name})"
+        if lv.partition is not None:
+            for t, b in zip(TENSORS, lv.partition):
+                if t in lv.keeps and b * 8 < bits[t]:
+                    raise HierarchySpecError(f"{at}: size.{t}: {b:g} B cannot hold one {bits[t]}-bit word "
+                                             f"(allowed: >= {bits[t] / 8:g} B for a kept tensor)")
+        elif lv.size_bytes * 8 < sum(bits[t] for t in lv.keeps):
+            need = sum(bits[t] for t in lv.keeps) / 8
+            raise HierarchySpecError(f"{at}: size: {lv.size_bytes:g} B cannot hold one word of each tensor it "
+                                     f"keeps (allowed: >= {need:g} B, or keep fewer tensors)")
+
+
 def hierarchy_from_accelerator(acc: Accelerator) -> Hierarchy:
     """The 3-level template as a hierarchy: DRAM, L2 with the PE array below it, L1; same energies."""
     e = acc.energy.vector(acc.l1_bytes, acc.l2_bytes, acc.word_bits)

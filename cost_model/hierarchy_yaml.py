@@ -27,7 +27,8 @@ import yaml
 from .accelerator import (BUILTIN_DIR, TENSORS, AcceleratorSpecError, ArrayDim, _Reader,
                           accelerator_from_dict)
 from .energy import DEFAULT_ENERGY_TABLE, ENERGY_TABLES, get_energy_table
-from .hierarchy import ENERGY_CLASSES, Hierarchy, HierarchySpecError, StorageLevel, hierarchy_from_accelerator, level_dict
+from .hierarchy import (ENERGY_CLASSES, Hierarchy, HierarchySpecError, StorageLevel, check_word_room,
+                        hierarchy_from_accelerator, level_dict)
 from .units import parse_clock, parse_size
 
 HIERARCHY_DIR = Path(__file__).resolve().parent / "hierarchies"
@@ -149,10 +150,12 @@ def hierarchy_from_dict(doc: Any, origin: str = "<dict>") -> Hierarchy:
         raise rd.fail("sources", f"{sources!r} is not a mapping of field -> citation")
     levels = tuple(_level(rd, lv, i, word_bits, bits) for i, lv in enumerate(levels_doc))
     try:
-        return Hierarchy(name=str(doc["name"]), levels=levels, word_bits=word_bits, precision=precision,
-                         clock_hz=rd.unit(parse_clock, doc.get("clock", "200 MHz"), "clock"),
-                         energy_table=table, description=str(doc.get("description", "")),
-                         sources=tuple((str(k), str(v)) for k, v in sources.items()))
+        h = Hierarchy(name=str(doc["name"]), levels=levels, word_bits=word_bits, precision=precision,
+                      clock_hz=rd.unit(parse_clock, doc.get("clock", "200 MHz"), "clock"),
+                      energy_table=table, description=str(doc.get("description", "")),
+                      sources=tuple((str(k), str(v)) for k, v in sources.items()))
+        check_word_room(h)
+        return h
     except HierarchySpecError as exc:
         raise HierarchySpecError(f"{origin}: {str(exc).split(': ', 1)[1]}") from None
 

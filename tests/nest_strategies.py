@@ -88,14 +88,16 @@ def _with_capacities(draw, layer, hier, mapping, mode):
 
     roomy = nest_stats(layer, hier, mapping)
     bits = hier.tensor_bits
+    word = [b / 8 for b in bits]  # a level holds at least one word of each tensor it keeps
     levels = list(hier.levels)
     for lv in range(1, hier.num_levels):
         tiles = [roomy[NS + lv * PER + P_TILES + i] * bits[i] / 8 for i in range(3)]
         slack = 0 if mode == "tight" else draw(st.sampled_from([-1, 0, 2]))
+        kept = [i for i in range(3) if TENSORS[i] in levels[lv].keeps]
         if draw(st.booleans()):
-            part = tuple(max(1.0, tiles[i] + slack) if TENSORS[i] in levels[lv].keeps else 0.0 for i in range(3))
+            part = tuple(max(word[i], tiles[i] + slack) if i in kept else 0.0 for i in range(3))
             levels[lv] = replace(levels[lv], partition=part, size_bytes=max(1.0, sum(part)))
         else:
-            kept = sum(tiles[i] for i in range(3) if TENSORS[i] in levels[lv].keeps)
-            levels[lv] = replace(levels[lv], size_bytes=max(1.0, kept + slack))
+            levels[lv] = replace(levels[lv], size_bytes=max(sum(word[i] for i in kept) or 1.0,
+                                                            sum(tiles[i] for i in kept) + slack))
     return replace(hier, levels=tuple(levels))

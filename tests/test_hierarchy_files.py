@@ -57,3 +57,14 @@ def test_mangled_files_give_one_line_errors(path, value, drop):
         hierarchy_from_dict(doc, "h.yaml")
     except (HierarchySpecError, AcceleratorSpecError, UnitError) as exc:
         assert "\n" not in str(exc) and str(exc)
+
+
+def test_a_level_too_small_for_one_word_is_refused_on_reading():
+    doc = {"name": "tiny", "levels": [{"name": "DRAM"}, {"name": "RF", "size": "1 B"}]}
+    with pytest.raises(HierarchySpecError, match=r"levels\[1\] \(RF\): size: 1 B cannot hold one word"):
+        hierarchy_from_dict(doc, "tiny.yaml")
+    doc["levels"][1] = {"name": "RF", "size": {"weights": "1 B"}, "keeps": ["weights"]}
+    with pytest.raises(HierarchySpecError, match="size.weights: 1 B cannot hold one 16-bit word"):
+        hierarchy_from_dict(doc, "tiny.yaml")
+    doc["levels"][1] = {"name": "RF", "size": "2 B", "keeps": ["weights"]}
+    assert hierarchy_from_dict(doc, "tiny.yaml").levels[1].size_bytes == 2

@@ -39,6 +39,13 @@ axis come, first found, from (1) the level's ``naas-fanout-dims`` attribute (wri
 the spatial directive of that level in ``mapping_doc``: each axis parallelizes the dims with a spatial
 factor > 1 on it (``permutation[:split]`` is X, the rest Y) or, if it has none, all dims listed on it, (3)
 else a one-axis fan-out parallelizes all seven dims (a two-axis fan-out then needs (1) or (2)).
+
+Timeloop v0.4 architectures (timeloopfe's ``architecture: {version: 0.4, nodes: [...]}`` with ``!Container``,
+``!Component``, ``!Hierarchical`` tags) are read too: ``v04_to_v03(arch_doc)`` writes the equivalent v0.3 tree
+(a ``!Container``'s or component's ``spatial: {meshX, meshY}`` becomes a nested ``name[0..n-1]`` subtree, with
+global ``meshX``/``meshY`` on every component below it; ``datawidth`` -> ``word-bits``; a component's
+``constraints.dataspace`` -> ``naas-dataspace-keep``, used where the mapping has no datatype directive), and
+``import_timeloop_arch`` converts a v0.4 document with it first. See ``v04_to_v03`` for what it refuses.
 """
 from __future__ import annotations
 
@@ -325,15 +332,383 @@ def _axis_dims_from_mapping(directive: MappingT, n_axes: int) -> list[tuple[str,
     return out
 
 
+# --- Timeloop v0.4 (the ``nodes`` form) -> the v0.3 tree ------------------------------------------------
+#: Component classes as timeloopfe v4 sorts them (substring match, storage first), lower-cased.
+V04_STORAGE_CLASSES = ("dram", "sram", "regfile", "smartbuffer", "storage")
+V04_COMPUTE_CLASSES = ("mac", "compute")
+V04_NETWORK_CLASSES = ("xy_noc", "legacy", "reductiontree", "simplemulticast")
+#: v0.3 attribute (ignored by Timeloop) carrying a v0.4 component's dataspace constraint: the data spaces it
+#: keeps. ``import_timeloop_arch`` uses it for levels no datatype directive (and no ``bypass`` entry) names.
+KEEP_ATTR = "naas-dataspace-keep"
+_V04 = "Timeloop v0.4 architecture"
+_WORD_BITS_KEYS = ("word-bits", "word_width", "datawidth")
+_BLOCK_KEYS = ("block-size", "block_size", "n_words")
+_WIDTH_KEYS = ("width", "memory_width", "data_storage_width")
+_DEPTH_KEYS = ("depth", "memory_depth", "data_storage_depth")
+_CLUSTER_KEYS = ("cluster-size", "cluster_size")
+_V04_DROPPED = set(_WORD_BITS_KEYS + _BLOCK_KEYS + _WIDTH_KEYS + _DEPTH_KEYS + _CLUSTER_KEYS) | {
+    "entries", "sizeKB", "multiple_buffering", "multiple-buffering", "meshX", "meshY", "instances", "n_instances",
+    "bandwidth", "read_bandwidth", "write_bandwidth", "shared_bandwidth", KEEP_ATTR}
+
+
+class TaggedNode(dict):
+    """A YAML mapping read with a ``!Tag`` (v0.4's ``!Container``, ``!Component``, ...); ``tag`` is its name."""
+
+    def __init__(self, data: Any = (), tag: str = ""):
+        super().__init__(data)
+        self.tag = tag
+
+
+def _arch_body(arch_doc: Any) -> Any:
+    return arch_doc.get("architecture", arch_doc.get("arch", arch_doc)) if isinstance(arch_doc, MappingT) else None
+
+
+def is_timeloop_v04(arch_doc: Any) -> bool:
+    """True for a v0.4 ``nodes`` document (``architecture: {version: 0.4, nodes: [...]}``)."""
+    body = _arch_body(arch_doc)
+    return isinstance(body, MappingT) and "nodes" in body and "subtree" not in body
+
+
+def _v04_number(value: Any, at: str, key: str, whole: bool = False, positive: bool = True,
+                allow_inf: bool = False) -> float:
+    """A numeric v0.4 attribute (numbers or numeric strings; 'inf' is unlimited); expressions are refused."""
+    v: Any = value
+    if isinstance(v, str):
+        text = v.strip()
+        if text.lower() in ("inf", "+inf", "infinity"):
+            v = math.inf
+        else:
+            try:
+                v = float(text)
+            except ValueError:
+                raise ValueError(f"{at}: {key} {value!r}: an expression or a name (naas reads numbers only; "
+                                 f"write the number)") from None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
+        raise ValueError(f"{at}: {key} {value!r}: not a number")
+    if (positive and v <= 0) or (not positive and v < 0):
+        raise ValueError(f"{at}: {key} {value!r}: must be {'positive' if positive else 'non-negative'}")
+    if math.isinf(v) and not allow_inf:
+        raise ValueError(f"{at}: {key} {value!r}: must be finite")
+    if whole and not math.isinf(v) and not float(v).is_integer():
+        raise ValueError(f"{at}: {key} {value!r}: not a whole number")
+    return v
+
+
+def _v04_kind(node: MappingT) -> str:
+    tag = str(getattr(node, "tag", "") or "").lstrip("!")
+    if tag:
+        return tag
+    if "nodes" in node:
+        return "Hierarchical"
+    return "Component" if "class" in node else "Container"
+
+
+def _v04_spatial(node: MappingT, at: str) -> tuple[int, int]:
+    sp = node.get("spatial")
+    if sp is None or sp == {}:
+        return 1, 1
+    if not isinstance(sp, MappingT):
+        raise ValueError(f"{at}: spatial {sp!r}: expected {{meshX: N, meshY: M}}")
+    extra = [k for k in sp if k not in ("meshX", "meshY")]
+    if extra:
+        raise ValueError(f"{at}: spatial.{extra[0]} {sp[extra[0]]!r}: naas reads meshX and meshY only")
+    mx = int(_v04_number(sp.get("meshX", 1), at, "spatial.meshX", whole=True))
+    my = int(_v04_number(sp.get("meshY", 1), at, "spatial.meshY", whole=True))
+    return mx, my
+
+
+def _v04_keeps(node: MappingT, at: str) -> list[str] | None:
+    """Data spaces kept by a component's ``constraints.dataspace`` (unlisted ones kept), or None."""
+    cons = node.get("constraints")
+    if cons is None:
+        return None
+    if not isinstance(cons, MappingT):
+        raise ValueError(f"{at}: constraints {cons!r}: expected a mapping")
+    ds = cons.get("dataspace")
+    if ds is None:
+        return None
+    if not isinstance(ds, MappingT):
+        raise ValueError(f"{at}: constraints.dataspace {ds!r}: expected {{keep: [...], bypass: [...]}}")
+    extra = [k for k in ds if k not in ("keep", "bypass")]
+    if extra:
+        raise ValueError(f"{at}: constraints.dataspace.{extra[0]} {ds[extra[0]]!r}: naas reads keep and bypass only")
+    lists = {}
+    for k in ("keep", "bypass"):
+        v = ds.get(k) or []
+        if isinstance(v, str):
+            v = [v]
+        if not isinstance(v, list):
+            raise ValueError(f"{at}: constraints.dataspace.{k} {v!r}: expected a list of data spaces")
+        for name in v:
+            if str(name) not in DATASPACES.values():
+                raise ValueError(f"{at}: constraints.dataspace.{k}: data space {name!r} (allowed: Weights, Inputs, "
+                                 f"Outputs)")
+        lists[k] = [str(x) for x in v]
+    both = [x for x in lists["keep"] if x in lists["bypass"]]
+    if both:
+        raise ValueError(f"{at}: constraints.dataspace: {both[0]} is in both keep and bypass")
+    return [d for d in DATASPACES.values() if d not in lists["bypass"]]
+
+
+def _v04_attributes(raw: Any, at: str) -> dict:
+    if raw is None:
+        return {}
+    if not isinstance(raw, MappingT):
+        raise ValueError(f"{at}: attributes {raw!r}: expected a mapping")
+    return dict(raw)
+
+
+def _v04_storage_attrs(a: dict, at: str) -> dict:
+    """v0.3 (timeloop-model v3.0.3 BufferLevel::ParseSpecs) attributes of a v0.4 storage component."""
+    out = {k: v for k, v in a.items() if k not in _V04_DROPPED}
+    wkey = next((k for k in _WORD_BITS_KEYS if k in a), None)
+    word_bits = int(_v04_number(a[wkey], at, wkey, whole=True)) if wkey else 16
+    out["word-bits"] = word_bits
+    bkey = next((k for k in _BLOCK_KEYS if k in a), None)
+    block = int(_v04_number(a[bkey], at, bkey, whole=True)) if bkey else None
+    width_key = next((k for k in _WIDTH_KEYS if k in a), None)
+    if width_key:
+        width = _v04_number(a[width_key], at, width_key, whole=True, allow_inf=True)
+        if not math.isinf(width):
+            width = int(width)
+            if width % (word_bits * (block or 1)):
+                raise ValueError(f"{at}: {width_key} {width} is not a multiple of {wkey or 'word-bits'} {word_bits}"
+                                 + (f" x {bkey} {block}" if block else "") + " (Timeloop asserts it is)")
+            if block is None:  # Timeloop: block = width / word bits / cluster size (written as width)
+                ckey = next((k for k in _CLUSTER_KEYS if k in a), None)
+                cluster = int(_v04_number(a[ckey], at, ckey, whole=True)) if ckey else 1
+                if width % (word_bits * cluster):
+                    raise ValueError(f"{at}: {width_key} {width} is not a multiple of {wkey or 'word-bits'} "
+                                     f"{word_bits} x {ckey} {cluster}")
+                out["width"] = width
+                if cluster != 1:
+                    out["cluster-size"] = cluster
+    if block is not None or "width" not in out:
+        out["block-size"] = block or 1
+    if "entries" in a:
+        v = _v04_number(a["entries"], at, "entries", whole=True, allow_inf=True)
+        if not math.isinf(v):
+            out["entries"] = int(v)
+    elif any(k in a for k in _DEPTH_KEYS):
+        dkey = next(k for k in _DEPTH_KEYS if k in a)
+        v = _v04_number(a[dkey], at, dkey, whole=True, allow_inf=True)
+        if not math.isinf(v):
+            out["depth"] = int(v)
+    elif "sizeKB" in a:
+        v = _v04_number(a["sizeKB"], at, "sizeKB", allow_inf=True)
+        if not math.isinf(v):
+            out["sizeKB"] = _num(v)
+    mb_key = next((k for k in ("multiple-buffering", "multiple_buffering") if k in a), None)
+    if mb_key:
+        mb = _v04_number(a[mb_key], at, mb_key)
+        if mb != 1:
+            out["multiple-buffering"] = _num(mb)
+    if "bandwidth" in a:  # Timeloop: deprecated; read = write = bandwidth / 2, overridden by either
+        bw = _v04_number(a["bandwidth"], at, "bandwidth", allow_inf=True)
+        out["read_bandwidth"] = out["write_bandwidth"] = _num(bw / 2) if not math.isinf(bw) else bw
+    for key in ("read_bandwidth", "write_bandwidth", "shared_bandwidth"):
+        if key in a:
+            bw = _v04_number(a[key], at, key, allow_inf=True)
+            if not math.isinf(bw):
+                out[key] = _num(bw)
+            else:
+                out.pop(key, None)
+    return out
+
+
+def v04_to_v03(arch_doc: MappingT) -> dict:
+    """The v0.3 tree document equivalent to a Timeloop v0.4 ``nodes`` architecture.
+
+    ``nodes`` is read outermost first. ``!Container``: its ``attributes`` become defaults of every leaf after it
+    in its list (as timeloopfe passes them down), and its ``spatial: {meshX, meshY}`` replicates everything
+    after it up to the end of its list: a fan-out below the storage component before it. ``!Component`` with a
+    storage class (DRAM, SRAM, regfile, smartbuffer, storage) is a storage level; its own ``spatial`` replicates
+    itself and what follows. A compute class (``intmac``, ``compute``...) is the MAC and must come last.
+    ``!Hierarchical`` nests a ``nodes`` list. ``!Nothing`` and ``enabled: false`` components are skipped.
+
+    Attributes (word bits ``datawidth``; block size from ``block_size``, else ``width`` / ``datawidth``; depth,
+    entries or sizeKB; read/write/shared bandwidth) are written as timeloop-model v3.0.3 reads them; the global
+    ``meshX``/``meshY`` of every replicated component come from the ``spatial`` products. A component's
+    ``constraints.dataspace`` (keep / bypass; unlisted data spaces kept) goes to ``naas-dataspace-keep``;
+    mapper constraints (temporal, spatial) are not read. Refused, with a one-line ``ValueError`` naming the node
+    and the value: ``!Parallel`` / ``!Pipelined`` branches, networks, unknown classes, sparse optimizations,
+    expressions (non-numeric attributes), fan-out above the outermost storage level, a fan-out that ends before
+    a later component (instance counts must only grow inward), storage below the MAC, duplicate or odd names.
+    """
+    body = _arch_body(arch_doc)
+    if not isinstance(body, MappingT) or "nodes" not in body:
+        raise ValueError(f"{_V04}: expected architecture: {{version: 0.4, nodes: [...]}}")
+    top = "architecture" if isinstance(arch_doc, MappingT) and "architecture" in arch_doc else \
+        ("arch" if isinstance(arch_doc, MappingT) and "arch" in arch_doc else "")
+    root_path = f"{top}." if top else ""
+    version = body.get("version")
+    if version is not None and str(version).strip() not in ("0.4", "0.4.0"):
+        raise ValueError(f"{_V04}: {root_path}version {version!r}: naas reads the nodes form of version 0.4 (and "
+                         f"the v0.3 tree form)")
+    if "subtree" in body or "local" in body:
+        raise ValueError(f"{_V04}: {root_path}nodes together with {'subtree' if 'subtree' in body else 'local'}: "
+                         f"expected one form")
+
+    leaves: list[dict] = []
+    labels: list[str] = []  # names of the nodes whose spatial opened the fan-out pending above the next leaf
+    root_names: list[str] = []
+    seen: dict[str, str] = {}
+
+    def walk(nodes: Any, path: str, defaults: dict, mx: int, my: int) -> None:
+        if not isinstance(nodes, list):
+            raise ValueError(f"{_V04}: {path}: {type(nodes).__name__} (expected a list of nodes)")
+        defaults = dict(defaults)
+        n_labels = len(labels)
+        for i, node in enumerate(nodes):
+            p = f"{path}[{i}]"
+            if not isinstance(node, MappingT):
+                raise ValueError(f"{_V04}: {p}: {node!r} (expected a !Container, !Component or !Hierarchical node)")
+            kind = _v04_kind(node)
+            name = node.get("name")
+            at = f"{_V04}: {p} ({'!' + kind}{' ' + str(name) if name is not None else ''})"
+            if "<<<" in node:
+                raise ValueError(f"{at}: '<<<' (timeloopfe's merge) is not read: merge it into the node first")
+            if kind in ("Parallel", "Pipelined"):
+                raise ValueError(f"{at}: a !{kind} branch: naas's hierarchy is one chain of storage levels, "
+                                 f"not components side by side")
+            if kind == "Hierarchical":
+                walk(node.get("nodes", []), f"{p}.nodes", defaults, mx, my)
+                continue
+            if kind == "Nothing" or str(node.get("class", "")).lower() == "nothing":
+                continue
+            if kind not in ("Container", "Component"):
+                raise ValueError(f"{at}: tag !{kind} (allowed: !Container, !Component, !Hierarchical, !Nothing)")
+            if not isinstance(name, str) or not name or _BAD_NAME.search(name):
+                raise ValueError(f"{at}: name {name!r}: expected a name without '.', '[', ']' or white space")
+            if node.get("sparse_optimizations"):
+                raise ValueError(f"{at}: sparse_optimizations: naas models dense tensors only")
+            sx, sy = _v04_spatial(node, at)
+            attrs = _v04_attributes(node.get("attributes"), at)
+            if kind == "Container":
+                if node.get("networks"):
+                    raise ValueError(f"{at}: networks {node['networks']!r}: naas has no Timeloop network model")
+                if not leaves and not root_names:
+                    root_names.append(name)
+                defaults.update(attrs)
+                if sx * sy > 1:
+                    mx, my = mx * sx, my * sy
+                    labels.append(name)
+                continue
+            if node.get("enabled", True) is False:
+                continue
+            if name in seen:
+                raise ValueError(f"{at}: name {name!r} is also {seen[name]} (names must be unique)")
+            seen[name] = p
+            cls = node.get("class")
+            if not isinstance(cls, str) or not cls:
+                raise ValueError(f"{at}: class {cls!r}: missing (a storage or compute class)")
+            low = cls.lower()
+            if any(k in low for k in V04_STORAGE_CLASSES):
+                role = "storage"
+            elif any(k in low for k in V04_COMPUTE_CLASSES):
+                role = "compute"
+            elif any(k in low for k in V04_NETWORK_CLASSES):
+                raise ValueError(f"{at}: class {cls!r}: a network; naas has no Timeloop network model")
+            else:
+                raise ValueError(f"{at}: class {cls!r}: not a storage ({', '.join(V04_STORAGE_CLASSES)}) or "
+                                 f"compute ({', '.join(V04_COMPUTE_CLASSES)}) class")
+            if sx * sy > 1:
+                mx, my = mx * sx, my * sy
+                labels.append(name)
+            merged = {**defaults, **attrs}
+            if role == "storage":
+                v3_attrs = _v04_storage_attrs(merged, at)
+                keeps = _v04_keeps(node, at)
+                if keeps is not None:
+                    v3_attrs[KEEP_ATTR] = keeps
+            else:
+                v3_attrs = {k: v for k, v in merged.items() if k not in _V04_DROPPED}
+                wkey = next((k for k in _WORD_BITS_KEYS if k in merged), None)
+                if wkey:
+                    v3_attrs["datawidth"] = int(_v04_number(merged[wkey], at, wkey, whole=True))
+            comp: dict[str, Any] = {"name": name, "class": cls}
+            if node.get("subclass") is not None:
+                comp["subclass"] = node["subclass"]
+            comp["attributes"] = v3_attrs
+            leaves.append({"comp": comp, "role": role, "at": at, "mesh": (mx, my),
+                           "label": labels[-1] if labels else name})
+        del labels[n_labels:]
+
+    walk(body.get("nodes"), f"{root_path}nodes", {}, 1, 1)
+
+    storage = [lf for lf in leaves if lf["role"] == "storage"]
+    compute = [lf for lf in leaves if lf["role"] == "compute"]
+    if not storage:
+        raise ValueError(f"{_V04}: {root_path}nodes: no storage component (a !Component of class DRAM, SRAM, "
+                         f"regfile, smartbuffer or storage)")
+    if not compute:
+        raise ValueError(f"{_V04}: {root_path}nodes: no compute component (a !Component of class intmac or "
+                         f"compute)")
+    if len(compute) > 1:
+        raise ValueError(f"{compute[1]['at']}: a second compute component (after "
+                         f"{compute[0]['comp']['name']}): naas has one MAC")
+    if leaves[-1]["role"] != "compute":
+        raise ValueError(f"{leaves[-1]['at']}: storage below the compute component "
+                         f"{compute[0]['comp']['name']} (the MAC must be the innermost component)")
+    first = leaves[0]
+    if first["mesh"] != (1, 1):
+        raise ValueError(f"{first['at']}: {first['mesh'][0] * first['mesh'][1]} instances of the outermost storage "
+                         f"level (a fan-out above it; naas's outermost level is one instance)")
+    if storage[0]["comp"]["attributes"].get(KEEP_ATTR, list(DATASPACES.values())) != list(DATASPACES.values()):
+        kept = storage[0]["comp"]["attributes"][KEEP_ATTR]
+        raise ValueError(f"{first['at']}: constraints.dataspace keeps {kept}: the outermost storage level keeps "
+                         f"every data space")
+    for prev, cur in zip(leaves, leaves[1:]):
+        (px, py), (cx, cy) = prev["mesh"], cur["mesh"]
+        if cx % px or cy % py:
+            raise ValueError(f"{cur['at']}: {cx} x {cy} instances below {prev['comp']['name']}'s {px} x {py}: a "
+                             f"fan-out ended at the end of a nested nodes list (naas reads one chain whose "
+                             f"instance counts only grow inward)")
+
+    root: dict[str, Any] = {"name": root_names[0] if root_names else "system", "local": []}
+    node, count = root, 1
+    for lf in leaves:
+        mx, my = lf["mesh"]
+        if mx * my != count:
+            child = {"name": f"{lf['label']}[0..{mx * my // count - 1}]", "local": []}
+            node["subtree"] = [child]
+            node, count = child, mx * my
+        if count > 1:
+            lf["comp"]["attributes"].update(meshX=mx, meshY=my)
+        node["local"].append(lf["comp"])
+    return {"architecture": {"version": 0.3, "subtree": [root]}}
+
+
+def _block_size(attrs: MappingT, word_bits: int) -> tuple[int, str]:
+    """(words per block, how it was found) as timeloop-model v3.0.3's BufferLevel::ParseSpecs sets it."""
+    bkey = next((k for k in _BLOCK_KEYS if k in attrs), None)
+    if bkey:
+        return int(attrs[bkey]), ""
+    wkey = next((k for k in _WIDTH_KEYS if k in attrs), None)
+    if wkey and word_bits:
+        cluster = int(attrs["cluster-size"]) if "cluster-size" in attrs else 1
+        width = int(attrs[wkey])
+        why = f" ({wkey} {width} / word-bits {word_bits}" + (f" / cluster-size {cluster})" if cluster != 1 else ")")
+        return max(1, width // word_bits // cluster), why
+    return 1, ""
+
+
 def import_timeloop_arch(arch_doc: MappingT, ert_doc: MappingT | None = None, bypass: Any = None,
                          mapping_doc: Any = None, name: str = "timeloop") -> Hierarchy:
-    """A ``Hierarchy`` from a Timeloop v0.3 tree architecture (see the module docstring for fan-out dims).
+    """A ``Hierarchy`` from a Timeloop v0.3 tree architecture, or a v0.4 ``nodes`` one (read by ``v04_to_v03``).
+
+    See the module docstring for fan-out dims.
 
     ``ert_doc``: an ERT document (``{ERT: {tables}}``) giving per-level read (``random_read``/``read``) and
     write (``random_fill``/``write``) energies and the MAC's (``mac_random``/``mac``/``compute``); without
     it levels are priced by the energy table (class DRAM -> 'dram', regfile -> 'spad', else 'sram').
     ``bypass``: {level name: kept data spaces}, or a Timeloop mapping document whose ``datatype``/``bypass``
-    directives are read (it then also serves as ``mapping_doc``). Levels not named keep everything.
+    directives are read (it then also serves as ``mapping_doc``). Levels named by neither keep what their
+    ``naas-dataspace-keep`` attribute says (a v0.4 dataspace constraint), else everything.
+
+    Refused (one-line ``ValueError``): block sizes other than 1 (``block-size``/``block_size``/``n_words``, or
+    ``width`` / word bits: Timeloop then charges ceil(words / block) accesses per data space, naas one per word),
+    ``multiple-buffering`` other than 1, nonzero ``energy-per-hop``, an ERT ``update`` energy unlike the fill's.
     """
     from .energy import DEFAULT_ENERGY_TABLE, get_energy_table
 
@@ -341,9 +716,13 @@ def import_timeloop_arch(arch_doc: MappingT, ert_doc: MappingT | None = None, by
         mapping_doc = mapping_doc if mapping_doc is not None else bypass
         bypass = None
     directives = _directives(mapping_doc)
+    version = "v0.3"
+    if is_timeloop_v04(arch_doc):
+        arch_doc, version = v04_to_v03(arch_doc), "v0.4"
     arch = arch_doc.get("architecture", arch_doc.get("arch", arch_doc)) if isinstance(arch_doc, MappingT) else None
     if not isinstance(arch, MappingT) or "subtree" not in arch:
-        raise ValueError("Timeloop architecture: expected the v0.3 tree form (architecture: {subtree: [...]})")
+        raise ValueError("Timeloop architecture: expected the v0.3 tree form (architecture: {subtree: [...]}) or "
+                         "the v0.4 nodes form (architecture: {version: 0.4, nodes: [...]})")
 
     # Walk the tree: (level name, attributes, class, instances) outermost first, and the MAC.
     found: list[tuple[str, dict, str, int]] = []
@@ -390,6 +769,13 @@ def import_timeloop_arch(arch_doc: MappingT, ert_doc: MappingT | None = None, by
             kept -= {_tensor(k, f"mapping {tgt}") for k in d.get("bypass", []) or []}
             keeps_of[tgt] = tuple(t for t in TENSORS if t in kept)
     spatial_of = {str(d.get("target")): d for d in directives if d.get("type") == "spatial"}
+    for lname, attrs, _, _ in found:  # a v0.4 dataspace constraint, where neither bypass nor the mapping says
+        if KEEP_ATTR in attrs and lname not in keeps_of:
+            kept_spaces = attrs[KEEP_ATTR]
+            if isinstance(kept_spaces, str):
+                kept_spaces = kept_spaces.split()
+            kept_set = {_tensor(k, f"Timeloop architecture: {lname}: {KEEP_ATTR}") for k in kept_spaces or []}
+            keeps_of[lname] = tuple(t for t in TENSORS if t in kept_set)
 
     bits_seen = {int(a.get("word-bits", a.get("word_width", a.get("datawidth", 16)))) for _, a, _, _ in found}
     if len(bits_seen) > 1:
@@ -415,13 +801,20 @@ def import_timeloop_arch(arch_doc: MappingT, ert_doc: MappingT | None = None, by
         if float(attrs.get("energy-per-hop", 0) or 0) != 0:
             raise ValueError(f"{at}: energy-per-hop {attrs['energy-per-hop']}: naas's hop energy is per word "
                              f"crossing a fan-out, not per hop (set it to 0)")
-        if int(attrs.get("block-size", 1)) != 1:
-            raise ValueError(f"{at}: block-size {attrs['block-size']}: naas counts word accesses (use 1)")
+        block, why = _block_size(attrs, word_bits)
+        if block != 1:
+            raise ValueError(f"{at}: block-size {block}{why}: Timeloop charges ceil(words / {block}) block accesses "
+                             f"per data space, naas one access per word (use a block of 1 word)")
+        mb = attrs.get("multiple-buffering", 1)
+        if float(mb) != 1:
+            raise ValueError(f"{at}: multiple-buffering {mb}: naas has no multiple buffering (Timeloop divides the "
+                             f"capacity by it; use 1)")
         size = math.inf
-        if "depth" in attrs:
-            size = int(attrs["depth"]) * word_bits / 8
-        elif "entries" in attrs:
+        dkey = next((k for k in _DEPTH_KEYS if k in attrs), None)
+        if "entries" in attrs:
             size = int(attrs["entries"]) * word_bits / 8
+        elif dkey:
+            size = int(attrs[dkey]) * word_bits / 8
         elif "sizeKB" in attrs:
             size = float(attrs["sizeKB"]) * 1024
         if "shared_bandwidth" in attrs:
@@ -434,7 +827,7 @@ def import_timeloop_arch(arch_doc: MappingT, ert_doc: MappingT | None = None, by
             e = ert[lname]
             r = e.get("random_read", e.get("read"))
             w = e.get("random_fill", e.get("write"))
-            u = e.get("random_update", w)
+            u = e.get("random_update", e.get("update", w))
             if r is None or w is None:
                 raise ValueError(f"{at}: the ERT gives no read or write energy (random_read, random_fill)")
             if u != w:
@@ -472,5 +865,5 @@ def import_timeloop_arch(arch_doc: MappingT, ert_doc: MappingT | None = None, by
         table = table.with_overrides(mac=mac_energy)
     top = arch["subtree"][0].get("name", name) if arch.get("subtree") else name
     return Hierarchy(name=str(top) if name == "timeloop" else name, levels=tuple(levels), word_bits=word_bits,
-                     energy_table=table, description=f"imported from a Timeloop v0.3 architecture ({len(names)} "
-                                                      f"levels)")
+                     energy_table=table, description=f"imported from a Timeloop {version} architecture "
+                                                      f"({len(names)} levels)")

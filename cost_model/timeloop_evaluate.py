@@ -9,7 +9,10 @@ and returns ``(result, notes)``; ``result`` is JSON-ready::
 with the counts as totals over a level's instances (Timeloop's per-instance counts times its utilized
 instances) and the data spaces a level bypasses left out, as Timeloop prints them.
 
-- The architecture (v0.3 tree form) is read by ``cost_model.timeloop_arch.import_timeloop_arch``. A Timeloop
+- The architecture (v0.3 tree form, or v0.4 ``nodes`` form with ``!Container`` / ``!Component`` /
+  ``!Hierarchical`` tags, converted first by ``cost_model.timeloop_arch.v04_to_v03``) is read by
+  ``cost_model.timeloop_arch.import_timeloop_arch``. A v0.4 component's ``constraints.dataspace`` gives the
+  level's keeps where the mapping has no datatype directive for it (the mapping's directives win). A Timeloop
   architecture does not say which loop dims a fan-out parallelizes: unless the file says so
   (``naas-fanout-dims``, written by ``export_timeloop``), each axis parallelizes the dims the mapping's
   spatial directive puts on it (X: permutation positions ``< split``, Y: the rest) with a factor > 1, or all
@@ -50,7 +53,8 @@ from nn_space.timeloop_problem import TimeloopFormatError, layer_from_timeloop
 from .accelerator import TENSORS
 from .nest_evaluate import DATASPACE_NAMES, InvalidNestMappingError, evaluate_nest
 from .nest_layout import TENSOR_KEYS
-from .timeloop_arch import FANOUT_ATTR, _split_name, import_timeloop_arch
+from .timeloop_arch import (FANOUT_ATTR, TaggedNode, _split_name, import_timeloop_arch, is_timeloop_v04,
+                            v04_to_v03)
 
 __all__ = ["evaluate_timeloop_files", "TimeloopFileError"]
 
@@ -67,15 +71,17 @@ def _line(text: Any) -> str:
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that reads any ``!Tag`` (Timeloop v0.4's ``!Component``, ``!Container``) as its plain node."""
+    """SafeLoader that reads any ``!Tag`` (Timeloop v0.4's ``!Component``, ``!Container``) as its plain node; a
+    tagged mapping is a ``TaggedNode`` (a dict whose ``tag`` is the tag's name, e.g. ``"Container"``)."""
 
 
 def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
     if isinstance(node, yaml.MappingNode):
-        return loader.construct_mapping(node, deep=True)
+        return TaggedNode(loader.construct_mapping(node, deep=True), tag=suffix)
     if isinstance(node, yaml.SequenceNode):
         return loader.construct_sequence(node, deep=True)
-    return loader.construct_scalar(node)
+    value = loader.construct_scalar(node)
+    return TaggedNode({}, tag=suffix) if value == "" else value  # e.g. a bare ``- !Nothing``
 
 
 _Loader.add_multi_constructor("!", _any_tag)
@@ -282,12 +288,19 @@ def evaluate_timeloop_files(arch: str | Path, problem: str | Path, mapping: str 
     # the mapping's directives (syntax), then the architecture with each fan-out's dims
     directives = parse_timeloop_directives(mapping_doc, layer, mapping_origin)
     dims, naas_of, _ = timeloop_dims(layer)
+    if is_timeloop_v04(arch_doc):
+        try:
+            arch_doc = v04_to_v03(arch_doc)
+        except ValueError as exc:
+            raise TimeloopFileError(f"{arch_origin}: {_line(exc)}") from None
+        notes.append("architecture: Timeloop v0.4 nodes form, read as the equivalent v0.3 tree")
     arch_tree = arch_doc.get("architecture", arch_doc.get("arch"))
     if not isinstance(arch_tree, MappingT) or "subtree" not in arch_tree:
         version = arch_tree.get("version") if isinstance(arch_tree, MappingT) else None
         raise TimeloopFileError(f"{arch_origin}: architecture: {'version ' + str(version) + ' ' if version else ''}"
-                                f"without 'subtree' (naas reads Timeloop's v0.3 tree form: architecture: "
-                                f"{{version: 0.3, subtree: [...]}})")
+                                f"without 'subtree' or 'nodes' (naas reads Timeloop's v0.3 tree form, "
+                                f"architecture: {{version: 0.3, subtree: [...]}}, and the v0.4 nodes form, "
+                                f"architecture: {{version: 0.4, nodes: [...]}})")
     xy = _fanout_xy(arch_doc)
     arch_named = _with_fanout_dims(arch_doc, directives, dims, naas_of, xy, notes)
     try:

@@ -387,7 +387,12 @@ def test_file_errors(tmp_path):
     v04.write_text("architecture:\n  version: 0.4\n  nodes:\n  - !Container\n    name: system\n")
     with pytest.raises(TimeloopFileError) as exc:
         evaluate_timeloop_files(v04, f["problem"], f["mapping"], f["ert"])
-    cases.append((exc, ["v04.yaml", "version 0.4", "v0.3 tree form"]))
+    cases.append((exc, ["v04.yaml", "v0.4", "architecture.nodes", "no storage component"]))
+    noform = tmp_path / "noform.yaml"
+    noform.write_text("architecture:\n  version: 0.4\n  local: []\n")
+    with pytest.raises(TimeloopFileError) as exc:
+        evaluate_timeloop_files(noform, f["problem"], f["mapping"], f["ert"])
+    cases.append((exc, ["noform.yaml", "version 0.4", "v0.3 tree form", "v0.4 nodes form"]))
     ert = yaml.safe_load(f["ert"].read_text())
     ert["ERT"]["tables"][0]["actions"][2]["energy"] = 999.0
     f["ert"].write_text(yaml.safe_dump(ert))

@@ -9,10 +9,10 @@ the positions of the fan-outs above it. The MAC is a virtual level L that receiv
 operand per MAC and sends one partial-sum update per MAC (no reuse inside the MAC).
 
 For each tensor, every keeping level (and the MAC) is filled from the nearest keeping ancestor:
-- fills per child instance follow the delta rule over the temporal loops above the child: the product of
-  the non-trivial loop bounds down to the innermost relevant one, times the tile; an input tile moved by
-  the innermost loop above (no irrelevant loop inside it) when that loop is Y, X, R or S gets only its new
-  rows / columns (the first tile of every sweep whole);
+- fills per child instance follow the delta rule over the temporal loops above the child: for weights and
+  outputs the product of the non-trivial loop bounds down to the innermost relevant one, times the tile;
+  for inputs Timeloop v3.0.3's sliding-window rule (``cost_model.window``: a step fetches only the new
+  elements when the tile moves by the same translation as at the previous step, else the whole tile);
 - the ancestor reads each distinct delta once: multicast is decided fan-out by fan-out between the ancestor
   and the child (bypassed levels' fan-outs included, as Timeloop v3.0.3 cascades it), the distinct tiles
   of each fan-out multiplying (identical tiles are multicast; Y x R and X x S positions of one fan-out

@@ -102,12 +102,13 @@ def zigzag_accelerator_doc(acc: Accelerator) -> dict:
     }
 
 
-def zigzag_layer_doc(layer: ConvLayer) -> dict:
-    """ZigZag's workload entry of a naas layer (ordinary or depthwise)."""
+def zigzag_layer_doc(layer: ConvLayer, word_bits: int) -> dict:
+    """ZigZag's workload entry of a naas layer (ordinary or depthwise), operands at the accelerator's word."""
     n, k, c, y, x, r, s = layer.loop_bounds
     rel = [f"ix={layer.stride_x}*ox+1*fx", f"iy={layer.stride_y}*oy+1*fy"]
+    bits = {"W": word_bits, "I": word_bits, "O": word_bits, "O_final": word_bits}
     common = {"id": 0, "name": "layer", "operator_type": "Conv", "dimension_relations": rel,
-              "operand_precision": {"W": 16, "I": 16, "O": 16, "O_final": 16}, "operand_source": {"I": 0, "W": 0}}
+              "operand_precision": bits, "operand_source": {"I": 0, "W": 0}}
     if layer.depthwise:
         return {**common, "equation": "O[b][g][oy][ox]+=W[g][fy][fx]*I[b][g][iy][ix]",
                 "loop_dims": ["B", "G", "OY", "OX", "FY", "FX"], "loop_sizes": [n, k, y, x, r, s]}
@@ -130,6 +131,7 @@ class ZigZagBridge:
         from zigzag.parser.accelerator_validator import AcceleratorValidator
 
         self.acc = acc
+        self.word_bits = acc.word_bits  # operand precision of every layer costed here
         validator = AcceleratorValidator(zigzag_accelerator_doc(acc))
         data = validator.normalized_data
         if not validator.validate():
@@ -141,7 +143,7 @@ class ZigZagBridge:
         from zigzag.parser.workload_factory import WorkloadFactory
         from zigzag.parser.workload_validator import WorkloadValidator
 
-        wv = WorkloadValidator([zigzag_layer_doc(layer)])
+        wv = WorkloadValidator([zigzag_layer_doc(layer, self.word_bits)])
         wdata = wv.normalized_data
         if not wv.validate():
             raise ValueError("ZigZag refused the layer")

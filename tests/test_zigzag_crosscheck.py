@@ -59,3 +59,18 @@ def test_script_writes_its_tables(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "count (words)" in out and "rank corr EDP" in out
     assert len(pd.read_csv(tmp_path / "rows.csv")) == 36 and (tmp_path / "table.csv").exists()
+
+
+def test_operand_precision_follows_the_accelerator():
+    """An 8-bit accelerator: ZigZag counts the same DRAM words as naas (it counted twice as many when the
+    cross-check gave ZigZag 16-bit operands whatever the accelerator)."""
+    from dataclasses import replace
+
+    acc8 = replace(zc.crosscheck_accelerator(), name="unified-l1-8bit", word_bits=8)
+    layer = zc.LAYERS["conv1x1"]
+    assert zc.zigzag_layer_doc(layer, 8)["operand_precision"] == {"W": 8, "I": 8, "O": 8, "O_final": 8}
+    bridge8 = zc.ZigZagBridge(acc8)
+    for m in zc.random_exact_mappings(layer, acc8, 3, np.random.default_rng(5)):
+        n, z = zc.naas_row(layer, acc8, m), bridge8.cost(layer, m)
+        assert z["dram_W_rd_down"] == pytest.approx(n["dram_W_reads"], rel=1e-4, abs=8)
+        assert z["dram_O_wr_from_down"] == pytest.approx(n["dram_O_updates"], rel=1e-9)

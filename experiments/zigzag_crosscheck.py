@@ -279,6 +279,37 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
+def register_hierarchy(acc: Accelerator):
+    """The accelerator's template as a hierarchy with a register below L1 holding one word of each operand,
+    at no energy: the operand reuse ZigZag models inside the MAC (an operand stays while the innermost
+    loops do not touch it), so both models see the same reuse."""
+    from dataclasses import replace as dc_replace
+
+    from cost_model.hierarchy import StorageLevel, hierarchy_from_accelerator
+
+    h = hierarchy_from_accelerator(acc)
+    reg = StorageLevel("register", size_bytes=3 * acc.word_bits / 8, read_energy=(0.0,) * 3,
+                       write_energy=(0.0,) * 3)
+    return dc_replace(h, name=f"{acc.name}+register", levels=h.levels + (reg,))
+
+
+def naas_register_row(layer: ConvLayer, acc: Accelerator, mapping: Mapping) -> dict[str, float]:
+    """naas's counts of ``mapping`` with the register level (``register_hierarchy``); L1 reads are then the
+    words the register fetches, as ZigZag counts L1 reads."""
+    from cost_model.nest_evaluate import evaluate_nest
+    from mapping.nest import LevelMapping, NestMapping
+
+    hier = register_hierarchy(acc)
+    cost = evaluate_nest(layer, hier, NestMapping(NestMapping.from_template(mapping).levels + (LevelMapping(),)))
+    row = {"energy": cost.energy, "cycles": cost.cycles, "edp": cost.edp, "compute_cycles": cost["compute_cycles"],
+           "l2_cycles": cost.level("L2", "cycles"), "dram_cycles": cost.level("DRAM", "cycles")}
+    for lvl, name in (("dram", "DRAM"), ("l2", "L2"), ("l1", "L1")):
+        for t in "WIO":
+            for action in ("reads", "fills", "updates"):
+                row[f"{lvl}_{t}_{action}"] = cost.level(name, f"{t}_{action}")
+    return row
+
+
 def naas_row(layer: ConvLayer, acc: Accelerator, mapping: Mapping) -> dict[str, float]:
     cost = evaluate_layer(layer, acc, mapping)
     row = {"energy": cost.energy, "cycles": cost.cycles, "edp": cost.edp,
@@ -290,15 +321,17 @@ def naas_row(layer: ConvLayer, acc: Accelerator, mapping: Mapping) -> dict[str, 
     return row
 
 
-def compare(layers: dict[str, ConvLayer], count: int, seed: int) -> pd.DataFrame:
-    """One row per (layer, mapping): naas's and ZigZag's energy, cycles, EDP and DRAM counts."""
+def compare(layers: dict[str, ConvLayer], count: int, seed: int, register: bool = False) -> pd.DataFrame:
+    """One row per (layer, mapping): naas's and ZigZag's energy, cycles, EDP and DRAM counts (``register``:
+    naas with the operand register of ``register_hierarchy``)."""
     acc = crosscheck_accelerator()
     bridge = ZigZagBridge(acc)
+    naas = naas_register_row if register else naas_row
     rows = []
     for key, layer in layers.items():
         rng = np.random.default_rng(seed)
         for i, m in enumerate(random_exact_mappings(layer, acc, count, rng)):
-            n = naas_row(layer, acc, m)
+            n = naas(layer, acc, m)
             z = bridge.cost(layer, m)
             zz_dram = sum(z[f"dram_{t}_{d}"] for t in "WIO" for d in ("rd_down", "wr_from_down"))
             # ZigZag also reads back each partial sum the first time (zeros); naas, like Timeloop, skips it
@@ -365,15 +398,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mappings", type=int, default=200, help="random valid mappings per layer (200)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default="experiments/results/zigzag_crosscheck")
+    ap.add_argument("--out", default=None,
+                    help="results folder (experiments/results/zigzag_crosscheck, or ..._register with --register)")
+    ap.add_argument("--register", action="store_true",
+                    help="naas with a free 1-word register per operand below L1 (the reuse ZigZag models in the MAC)")
     args = ap.parse_args(argv)
+    args.out = args.out or ("experiments/results/zigzag_crosscheck" + ("_register" if args.register else ""))
     import importlib.util
     if importlib.util.find_spec("zigzag") is None or importlib.util.find_spec("six") is None:
         print("zigzag_crosscheck: needs the optional ZigZag (pip install 'naas[zigzag]': zigzag-dse and six)",
               file=sys.stderr)
         return 2
     t = time.perf_counter()
-    rows = compare(LAYERS, args.mappings, args.seed)
+    rows = compare(LAYERS, args.mappings, args.seed, args.register)
     table = summary_table(rows)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -74,3 +74,14 @@ def test_operand_precision_follows_the_accelerator():
         n, z = zc.naas_row(layer, acc8, m), bridge8.cost(layer, m)
         assert z["dram_W_rd_down"] == pytest.approx(n["dram_W_reads"], rel=1e-4, abs=8)
         assert z["dram_O_wr_from_down"] == pytest.approx(n["dram_O_updates"], rel=1e-9)
+
+
+@pytest.mark.parametrize("key", list(zc.LAYERS))
+def test_a_register_level_gives_naas_zigzags_operand_reuse(bridge, key):
+    """With a 1-word register per operand below L1, naas's L1 weight and input reads equal ZigZag's (which
+    keeps an operand in the MAC while the innermost loops do not touch it) on every mapping."""
+    layer, acc = zc.LAYERS[key], bridge.acc
+    for m in zc.random_exact_mappings(layer, acc, 8, np.random.default_rng(11)):
+        n, z = zc.naas_register_row(layer, acc, m), bridge.cost(layer, m)
+        assert z["l1_W_rd_down"] == n["l1_W_reads"] and z["l1_I_rd_down"] == n["l1_I_reads"]
+        assert z["l1_O_wr_from_down"] >= n["l1_O_updates"]

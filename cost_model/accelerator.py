@@ -191,26 +191,30 @@ def _bytes(x: float) -> str:
     return f"{_num(x)} B"
 
 
-def _check_accelerator(acc: Accelerator) -> None:
-    where = acc.name or "accelerator"
-    if not 1 <= len(acc.array) <= 3:
-        raise AcceleratorSpecError(f"{where}: array: {len(acc.array)} dimensions (allowed: 1 to 3)")
+def check_axes(axes, path: str, other: str, error: type[ValueError]) -> None:
+    """Sizes are integers >= 1 and each axis names known loop dims, none that ``other`` axis has already
+    (errors read ``{path}[i].size: ...``)."""
     seen = set()
-    for i, a in enumerate(acc.array):
+    for i, a in enumerate(axes):
         if isinstance(a.size, bool) or not isinstance(a.size, int) or a.size < 1:
-            raise AcceleratorSpecError(f"{where}: array[{i}].size: {a.size!r} (allowed: integer >= 1)")
+            raise error(f"{path}[{i}].size: {a.size!r} (allowed: integer >= 1)")
         if not a.dims:
-            raise AcceleratorSpecError(f"{where}: array[{i}].dims: empty (name at least one loop dim)")
+            raise error(f"{path}[{i}].dims: empty (name at least one loop dim)")
         for name in a.dims:
             try:
                 d = DIMS[dim_index(name)]
             except LayerSpecError:
-                raise AcceleratorSpecError(
-                    f"{where}: array[{i}].dim: {name!r} (allowed: one of {', '.join(DIMS)})") from None
+                raise error(f"{path}[{i}].dim: {name!r} (allowed: one of {', '.join(DIMS)})") from None
             if d in seen:
-                raise AcceleratorSpecError(
-                    f"{where}: array[{i}].dim: {name!r} is already parallelized by another array axis")
+                raise error(f"{path}[{i}].dim: {name!r} is already parallelized by {other}")
             seen.add(d)
+
+
+def _check_accelerator(acc: Accelerator) -> None:
+    where = acc.name or "accelerator"
+    if not 1 <= len(acc.array) <= 3:
+        raise AcceleratorSpecError(f"{where}: array: {len(acc.array)} dimensions (allowed: 1 to 3)")
+    check_axes(acc.array, f"{where}: array", "another array axis", AcceleratorSpecError)
     if not isinstance(acc.word_bits, int) or not 1 <= acc.word_bits <= 64:
         raise AcceleratorSpecError(f"{where}: word_bits: {acc.word_bits!r} (allowed: 1 to 64)")
     if not acc.clock_hz > 0:

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from nn_space.layers import DIMS, LayerSpecError, dim_index
+from nn_space.layers import DIMS, dim_index
 
-from .accelerator import TENSORS, Accelerator, ArrayDim, Bandwidth
+from .accelerator import TENSORS, Accelerator, ArrayDim, Bandwidth, check_axes
 from .energy import DEFAULT_ENERGY_TABLE, EnergyTable, get_energy_table
 from .nest_layout import (G_MAC_ENERGY, G_MAC_UNITS, GLOB, H_AXIS_OF_DIM, H_AXIS_SIZE, H_BITS, H_BW,
                           H_CAP, H_E_READ, H_E_WRITE, H_HOP, H_KEEP, H_PART, H_PARTED, H_WORD_RATIO, HWF,
@@ -246,22 +246,7 @@ def _check_hierarchy(h: Hierarchy) -> None:
                                              f"per tensor)")
         if len(lv.fanout) > 3:
             raise HierarchySpecError(f"{at}: fanout: {len(lv.fanout)} axes (allowed: 0 to 3)")
-        seen = set()
-        for k, a in enumerate(lv.fanout):
-            if isinstance(a.size, bool) or not isinstance(a.size, int) or a.size < 1:
-                raise HierarchySpecError(f"{at}: fanout[{k}].size: {a.size!r} (allowed: integer >= 1)")
-            if not a.dims:
-                raise HierarchySpecError(f"{at}: fanout[{k}].dims: empty (name at least one loop dim)")
-            for name in a.dims:
-                try:
-                    d = DIMS[dim_index(name)]
-                except LayerSpecError:
-                    raise HierarchySpecError(
-                        f"{at}: fanout[{k}].dim: {name!r} (allowed: one of {', '.join(DIMS)})") from None
-                if d in seen:
-                    raise HierarchySpecError(
-                        f"{at}: fanout[{k}].dim: {name!r} is already parallelized by another axis of this fan-out")
-                seen.add(d)
+        check_axes(lv.fanout, f"{at}: fanout", "another axis of this fan-out", HierarchySpecError)
         if lv.hop_energy is not None and not (lv.hop_energy >= 0 and math.isfinite(lv.hop_energy)):
             raise HierarchySpecError(f"{at}: fanout_hop_energy: {lv.hop_energy!r} (allowed: a number >= 0)")
         if lv.word_bits is not None and not (isinstance(lv.word_bits, int) and 1 <= lv.word_bits <= 64):

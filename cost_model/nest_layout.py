@@ -8,9 +8,9 @@ result is float64[NS + L * PER]: the scalars below, then one block per level.
 """
 from __future__ import annotations
 
+from .stats import ACTIONS, TENSOR_KEYS
+
 MAX_LEVELS = 8
-TENSOR_KEYS = ("W", "I", "O")
-ACTIONS = ("reads", "fills", "updates")
 
 # --- hw columns, per level --------------------------------------------------------------------------
 H_CAP = 0  # shared capacity per instance in bits (inf = unlimited); ignored when H_PARTED

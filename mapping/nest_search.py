@@ -117,8 +117,7 @@ def search_nest_layer(layer: ConvLayer, hier: Hierarchy, budget: int = 2000, see
     ``exact``: only exact-divisor factors (for tools that take no padding, e.g. Timeloop, ZigZag).
     ``x0``: 'best-default' (every dataflow's default mapping is evaluated, counted in the budget, and the
     search starts near the best; with ``exact``, near the first, since defaults pad; the best of
-    ``starts`` uniform genomes if none fits), 'random' (the best
-    of ``starts`` uniform genomes) or a genome.
+    ``starts`` uniform genomes if none fits), 'random' (the best of ``starts`` uniform genomes) or a genome.
     """
     if method not in NEST_METHODS:
         raise ValueError(f"method: {method!r} (allowed: {', '.join(NEST_METHODS)})")

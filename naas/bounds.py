@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cost_model.accelerator import Accelerator
+from cost_model.hierarchy import Hierarchy
 from nn_space.layers import ConvLayer, Network
 
 
@@ -39,8 +40,10 @@ def compulsory_dram_words(layer: ConvLayer) -> tuple[float, float]:
     return float(layer.weight_count + inputs), float(outputs)
 
 
-def layer_bounds(layer: ConvLayer, acc: Accelerator, pes: int | None = None) -> NetworkBounds:
+def layer_bounds(layer: ConvLayer, acc: Accelerator | Hierarchy, pes: int | None = None) -> NetworkBounds:
     """Bounds for one layer on ``pes`` PEs (default: the accelerator's) with its DRAM bandwidth."""
+    if isinstance(acc, Hierarchy):
+        return _hierarchy_layer_bounds(layer, acc, pes)
     pes = pes or acc.num_pes
     reads, writes = compulsory_dram_words(layer)
     bw = acc.dram_bandwidth
@@ -50,7 +53,22 @@ def layer_bounds(layer: ConvLayer, acc: Accelerator, pes: int | None = None) -> 
     return NetworkBounds(max(float(layer.macs // pes), dram), energy)
 
 
-def network_bounds(network: Network, acc: Accelerator, pes: int | None = None) -> NetworkBounds:
+def _hierarchy_layer_bounds(layer: ConvLayer, hier: Hierarchy, pes: int | None) -> NetworkBounds:
+    """As ``layer_bounds`` on a hierarchy: its outermost level is the DRAM, words per tensor at its precision."""
+    pes = pes or hier.num_macs
+    top = hier.levels[0]
+    ratio = [b / (top.word_bits or hier.word_bits) for b in hier.tensor_bits]  # level words per tensor word
+    reads = (layer.weight_count, layer.n * layer.c * layer.y * layer.x)  # weights, inputs
+    writes = layer.n * layer.k * layer.y * layer.x
+    r_words, w_words = reads[0] * ratio[0] + reads[1] * ratio[1], writes * ratio[2]
+    bw = top.bandwidth
+    dram = (r_words + w_words) / bw.shared if bw.shared > 0 else max(r_words / bw.read, w_words / bw.write)
+    e_read, e_write = hier.level_energies(0)
+    energy = layer.macs * hier.energy_table.mac + reads[0] * e_read[0] + reads[1] * e_read[1] + writes * e_write[2]
+    return NetworkBounds(max(float(layer.macs // pes), dram), energy)
+
+
+def network_bounds(network: Network, acc: Accelerator | Hierarchy, pes: int | None = None) -> NetworkBounds:
     """Bounds for a whole network: the sum of its layers' bounds."""
     cycles = energy = 0.0
     for layer, count in network.unique_layers():

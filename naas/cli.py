@@ -221,12 +221,16 @@ def cmd_search(args) -> int:
                 get_network(n)
             except KeyError as exc:
                 raise CliError(f"--networks: {exc.args[0]}") from None
-        baseline = load_accelerator(args.baseline)  # validate before creating the run folder
-        from naas.hardware_space import HardwareSpace
+        from naas.designs import check_search_options, design_space, load_design
         from naas.outer_loop import default_popsize
+        baseline = load_design(args.baseline)  # validate before creating the run folder
+        try:
+            check_search_options(baseline, args.encoding, args.warm_start)
+        except ValueError as exc:
+            raise CliError(f"--{str(exc).replace('_', '-')}") from None
         _check_inner_sigma0(args)
         _check_elite_mutants(args, args.popsize or default_popsize(
-            HardwareSpace(baseline, args.mode, axis_dims=args.axis_dims, encoding=args.encoding).size))
+            design_space(baseline, args.mode, axis_dims=args.axis_dims, encoding=args.encoding).size))
         config = HardwareSearchConfig(baseline=args.baseline, networks=networks, mode=args.mode,
                                       budget=args.budget, seed=args.seed, inner_budget=args.inner_budget,
                                       popsize=args.popsize, axis_dims=args.axis_dims,
@@ -243,8 +247,9 @@ def cmd_search(args) -> int:
                                        budget=args.budget if args.resume else None)
     except RunFolderError as exc:
         raise CliError(str(exc)) from None
+    from naas.designs import load_design
     base = best["baseline_fitness"]
-    acc = load_accelerator(Path(folder) / "best.yaml")
+    acc = load_design(Path(folder) / "best.yaml")
     print(f"best design (#{best['id']}, generation {best['generation']}): {acc.describe()}")
     print(f"geomean network EDP {best['fitness']:.4e}" +
           (f" = {best['fitness'] / base:.3f}x the baseline's {base:.4e}" if base else ""))
@@ -298,7 +303,8 @@ def cmd_cosearch(args) -> int:
         if args.final_budget < 0:
             raise CliError(f"--final-budget: {args.final_budget} (allowed: >= 0; 0 skips the re-costing)")
         get_space(args.space)
-        load_accelerator(args.baseline)
+        from naas.designs import load_design
+        load_design(args.baseline)
         _check_elite_mutants(args, args.popsize)
         _check_inner_sigma0(args)
         config = CosearchConfig(space=args.space, baseline=args.baseline,
@@ -319,8 +325,9 @@ def cmd_cosearch(args) -> int:
                                 executor=executor, progress=None if args.quiet else print_progress)
     except RunFolderError as exc:
         raise CliError(str(exc)) from None
+    from naas.designs import load_design
     ref, sub = best["reference"], best["subnet"]
-    acc = load_accelerator(Path(folder) / "best.yaml")
+    acc = load_design(Path(folder) / "best.yaml")
     print(f"best design (#{best['id']}, generation {best['generation']}): {acc.describe()}")
     print(f"best subnet: {sub['macs'] / 1e9:.3f} GMACs, predicted top-1 {sub['accuracy'] * 100:.2f}% "
           f"(bound {best['bound'] * 100:.2f}%; reference {ref['accuracy'] * 100:.2f}%), "

@@ -26,10 +26,8 @@ from typing import Callable
 
 import numpy as np
 
-from cost_model.accelerator import accelerator_from_dict, load_accelerator, save_accelerator
 from cost_model.evaluate import NetworkEvaluationError
-from mapping.network_search import (MappingCache, SearchSettings, check_start, final_portfolio, search_network,
-                                    search_network_best_of, settings_label)
+from mapping.network_search import SearchSettings, check_start, final_portfolio, settings_label
 from nn_space.accuracy import ACCURACY_LABEL, AccuracyPredictor, load_predictor
 from nn_space.ofa_spaces import SubnetSpace
 from nn_space.zoo import get_network
@@ -40,7 +38,9 @@ from .hardware_search import network_summary
 from .outer_loop import (RunFolderError, SearchProgress, best_and_stored_final, check_elite_mutants,
                          elite_mutants, extend_budget, run_generations,
                          start_optimizer, stored_optimizer)
-from .hardware_space import WARM_STARTS, HardwareSpace
+from .designs import NetworkCoster, check_search_options, design_from_dict, design_space, design_to_dict, \
+    load_design, save_design
+from .hardware_space import WARM_STARTS
 from .run_store import RunStore, genome_key
 
 #: Predictions are float32 MLP outputs; a subnet within this of the bound meets it.
@@ -180,11 +180,11 @@ def low_mac_subnets(predictor: AccuracyPredictor, bound: float, starts: list, n:
 
 
 def search_subnets(acc, predictor: AccuracyPredictor, bound: float, starts: list, config: CosearchConfig,
-                   rng: np.random.Generator, cache: MappingCache | None = None) -> list[dict]:
+                   rng: np.random.Generator, coster: NetworkCoster | None = None) -> list[dict]:
     """OFA-style evolution over feasible subnets on one accelerator; every costed subnet, lowest EDP first."""
     space, res = predictor.space, predictor.info.resolutions
     settings = config.mapping_settings()
-    cache = cache if cache is not None else MappingCache()
+    coster = coster if coster is not None else NetworkCoster()
     evaluated: dict[object, dict | None] = {}
     accuracy: dict[object, float] = {}
 
@@ -194,7 +194,7 @@ def search_subnets(acc, predictor: AccuracyPredictor, bound: float, starts: list
                 continue
             net = space.layers(s)
             try:
-                c = search_network(net, acc, settings, cache)
+                c = coster.cost(net, acc, (settings,), searched=True)
                 evaluated[s] = {"config": s.to_dict(), "accuracy": accuracy[s], "macs": float(net.macs),
                                 "energy": c.energy, "cycles": c.cycles, "edp": c.edp}
             except NetworkEvaluationError:
@@ -255,7 +255,7 @@ def evaluate_design(task: DesignTask) -> dict:
     t = time.perf_counter()
     config = CosearchConfig.from_dict(task.config)
     predictor = load_predictor(config.space, task.data_dir)
-    acc = accelerator_from_dict(task.accelerator)
+    acc = design_from_dict(task.accelerator)
     starts = [predictor.space.from_dict(d) for d in task.starts]
     rng = np.random.default_rng([config.seed, task.design_seed])
     ranked = search_subnets(acc, predictor, task.bound, starts, config, rng)
@@ -312,14 +312,14 @@ def run_cosearch(config: CosearchConfig | None, folder: str | Path, resume: bool
 def _reference_row(config: CosearchConfig, predictor: AccuracyPredictor, baseline) -> dict:
     """The baseline accelerator running the reference network(s) at searched mappings."""
     t = time.perf_counter()
-    settings = config.mapping_settings()
-    cache = MappingCache()
+    settings = (config.mapping_settings(),)
+    coster = NetworkCoster()
     ref = reference_subnet(predictor.space)
-    results = {"reference-subnet": network_summary(search_network(predictor.space.layers(ref), baseline,
-                                                                  settings, cache))}
+    results = {"reference-subnet": network_summary(coster.cost(predictor.space.layers(ref), baseline, settings,
+                                                               searched=True))}
     if config.reference_network:
         net = get_network(config.reference_network)
-        results[net.name] = network_summary(search_network(net, baseline, settings, cache))
+        results[net.name] = network_summary(coster.cost(net, baseline, settings, searched=True))
     fitness = results[config.reference_network or "reference-subnet"]["edp"]
     sub = {"config": ref.to_dict(), "accuracy": predictor.predict_one(ref),
            "macs": float(predictor.space.layers(ref).macs), **{k: results["reference-subnet"][k]
@@ -346,8 +346,9 @@ def _cosearch(config: CosearchConfig, store: RunStore, data_dir, executor: Execu
     predictor = load_predictor(config.space, data_dir)
     space = predictor.space
     bound = resolve_bound(config, predictor)
-    baseline = load_accelerator(config.baseline)
-    hw_space = HardwareSpace(baseline, "full", axis_dims=config.axis_dims)
+    baseline = load_design(config.baseline)
+    check_search_options(baseline, "importance", config.warm_start)
+    hw_space = design_space(baseline, "full", axis_dims=config.axis_dims)
     stored = stored_optimizer(store, hw_space.size, "co-search")  # checked before anything is added
     store.set_meta("accuracy_bound", bound)
     store.set_meta("accuracy_label", ACCURACY_LABEL)
@@ -355,7 +356,7 @@ def _cosearch(config: CosearchConfig, store: RunStore, data_dir, executor: Execu
 
     base_genome = np.full(hw_space.size, -1.0)
     if store.find(base_genome) is None:
-        _commit(store, -1, base_genome, baseline.to_dict(), _reference_row(config, predictor, baseline))
+        _commit(store, -1, base_genome, design_to_dict(baseline), _reference_row(config, predictor, baseline))
     base_fit = store.find(base_genome)[1]
 
     seeds = store.get_meta("seed_subnets")
@@ -368,7 +369,7 @@ def _cosearch(config: CosearchConfig, store: RunStore, data_dir, executor: Execu
 
     def task(generation: int, genome: np.ndarray, acc) -> DesignTask:
         starts = base_starts + [e for e in _elites(store, generation) if e not in base_starts]
-        return DesignTask(config.to_dict(), acc.to_dict(), tuple(starts), _design_seed(genome), bound,
+        return DesignTask(config.to_dict(), design_to_dict(acc), tuple(starts), _design_seed(genome), bound,
                           None if data_dir is None else str(data_dir))
 
     def decode(generation: int, i: int, x: np.ndarray):
@@ -377,7 +378,7 @@ def _cosearch(config: CosearchConfig, store: RunStore, data_dir, executor: Execu
 
     start = hw_space.start_genomes(config.warm_start)
     loop = dict(decode=decode, make_task=task, worker=evaluate_design,
-                commit=lambda g, x, acc, outcome: _commit(store, g, x, acc.to_dict(), outcome),
+                commit=lambda g, x, acc, outcome: _commit(store, g, x, design_to_dict(acc), outcome),
                 executor=executor, progress=progress, baseline_fitness=base_fit)
     es, done = start_optimizer(store, start, config, stored=stored, **loop)
     propose = elite_mutants(store, config.elite_mutants, config.elite_sigma, config.seed)
@@ -387,7 +388,7 @@ def _cosearch(config: CosearchConfig, store: RunStore, data_dir, executor: Execu
     if best is None:
         raise NetworkEvaluationError(["no design in the co-search could map a subnet meeting the bound"], None)
     best_acc = hw_space.decode(np.array(best["genome"]), name=f"{baseline.name}-cosearch")
-    save_accelerator(best_acc, store.folder / "best.yaml")
+    save_design(best_acc, store.folder / "best.yaml")
     best_sub = store.design_subnets(best["id"])[0]
     (store.folder / "best_subnet.json").write_text(json.dumps(
         {"space": config.space, **best_sub, "accuracy_label": ACCURACY_LABEL}, indent=2) + "\n")
@@ -416,19 +417,18 @@ def record_final_costs(store: RunStore, budget: int, data_dir=None, portfolio: b
     if final is not None:
         return final
     space = load_predictor(config.space, data_dir).space
-    baseline = load_accelerator(config.baseline)
-    hw_space = HardwareSpace(baseline, "full", axis_dims=config.axis_dims)
+    baseline = load_design(config.baseline)
+    hw_space = design_space(baseline, "full", axis_dims=config.axis_dims)
     best_acc = hw_space.decode(np.array(best["genome"]), name=f"{baseline.name}-cosearch")
     networks = {"reference-subnet": space.layers(reference_subnet(space))}
     if config.reference_network:
         net = get_network(config.reference_network)
         networks[net.name] = net
-    cache = MappingCache()
-    reference = {name: network_summary(search_network_best_of(net, baseline, searches, cache))
+    coster = NetworkCoster()
+    reference = {name: network_summary(coster.cost(net, baseline, searches, searched=True))
                  for name, net in networks.items()}
     sub = store.design_subnets(best["id"])[0]
-    cost = search_network_best_of(space.layers(space.from_dict(sub["config"])), best_acc, searches,
-                                  MappingCache())
+    cost = NetworkCoster().cost(space.layers(space.from_dict(sub["config"])), best_acc, searches, searched=True)
     final = {"budget": budget, "best_id": best["id"], **({"portfolio": label} if label else {}),
              "reference": reference,
              "reference_name": config.reference_network or "reference-subnet",

@@ -23,17 +23,17 @@ from typing import Callable
 
 import numpy as np
 
-from cost_model.accelerator import Accelerator, accelerator_from_dict, load_accelerator, save_accelerator
-from cost_model.evaluate import NetworkCost, NetworkEvaluationError, evaluate_network
-from mapping.default_mapping import default_mapping
+from cost_model.evaluate import NetworkEvaluationError
 from mapping.encoding import ENCODINGS
-from mapping.network_search import (MappingCache, SearchSettings, check_start, final_portfolio,
-                                    search_network_best_of, settings_label)
+from mapping.network_search import SearchSettings, check_start, final_portfolio, settings_label
 from nn_space.zoo import get_network
+
+from .designs import Design, NetworkCoster, check_search_options, design_from_dict, design_space, design_to_dict, energy_classes, \
+    load_design, save_design
 
 from .environment import check_resumed_environment, record_environment
 from .executor import Executor, InlineExecutor
-from .hardware_space import WARM_STARTS, HardwareSpace
+from .hardware_space import WARM_STARTS
 from .outer_loop import (RunFolderError, SearchProgress, best_and_stored_final, check_elite_mutants,
                          elite_mutants, extend_budget, run_generations,
                          start_optimizer, stored_optimizer)
@@ -92,8 +92,9 @@ class HardwareSearchConfig:
                       "networks": tuple(d["networks"])})
 
 
-def network_summary(cost: NetworkCost) -> dict[str, float]:
-    b = cost.energy_breakdown()
+def network_summary(cost) -> dict[str, float]:
+    """What the run store keeps of a network cost (3-level or hierarchy: ``designs.energy_classes``)."""
+    b = energy_classes(cost)
     return {"energy": cost.energy, "cycles": cost.cycles, "edp": cost.edp, "utilization": cost.utilization,
             **{f"energy_{k}": v for k, v in b.items()}}
 
@@ -104,19 +105,16 @@ class DesignEvaluator:
     def __init__(self, config: HardwareSearchConfig, searches: tuple[SearchSettings, ...] | None = None):
         self.config = config
         self.networks = [get_network(n) for n in config.networks]
-        self.cache = MappingCache()
+        self.coster = NetworkCoster()
         # per layer shape, the best mapping of these searches (the search's own settings unless re-costing)
         self.searches = searches or (config.mapping_settings(),)
 
-    def cost(self, acc: Accelerator, searched: bool) -> tuple[float | None, dict, str | None]:
+    def cost(self, acc: Design, searched: bool) -> tuple[float | None, dict, str | None]:
         """(geomean EDP or None, {network: summary}, error)."""
         results, errors = {}, []
         for net in self.networks:
             try:
-                if searched:
-                    cost = search_network_best_of(net, acc, self.searches, self.cache)
-                else:
-                    cost = evaluate_network(net, acc, default_mapping, "default")
+                cost = self.coster.cost(net, acc, self.searches, searched)
                 results[net.name] = network_summary(cost)
             except NetworkEvaluationError as exc:
                 errors.append(f"{net.name}: {exc.errors[0]}" + (f" (+{len(exc.errors) - 1} more)"
@@ -156,11 +154,11 @@ def run_hardware_search(config: HardwareSearchConfig | None, folder: str | Path,
 
 
 def _record(store: RunStore, evaluator: DesignEvaluator, generation: int, genome: np.ndarray,
-            acc: Accelerator, searched: bool) -> float | None:
+            acc: Design, searched: bool) -> float | None:
     """Cost one design and commit it with its per-network results; returns its fitness."""
     t = time.perf_counter()
     fit, res, err = evaluator.cost(acc, searched)
-    store.add_design(generation, genome, acc.to_dict(), fit, res, err, time.perf_counter() - t)
+    store.add_design(generation, genome, design_to_dict(acc), fit, res, err, time.perf_counter() - t)
     return fit
 
 
@@ -175,13 +173,14 @@ def evaluate_hardware_design(task: tuple) -> tuple[float | None, dict, str | Non
     if evaluator is None:  # one per configuration and process (its mapping cache lives with it)
         evaluator = _EVALUATORS[key] = DesignEvaluator(HardwareSearchConfig.from_dict(config_dict))
     t = time.perf_counter()
-    fit, res, err = evaluator.cost(accelerator_from_dict(acc_dict, origin="run store"), searched)
+    fit, res, err = evaluator.cost(design_from_dict(acc_dict), searched)
     return fit, res, err, time.perf_counter() - t
 
 
 def _search(config: HardwareSearchConfig, store: RunStore, progress, executor: Executor) -> dict:
-    baseline = load_accelerator(config.baseline)
-    space = HardwareSpace(baseline, config.mode, axis_dims=config.axis_dims, encoding=config.encoding)
+    baseline = load_design(config.baseline)
+    check_search_options(baseline, config.encoding, config.warm_start)
+    space = design_space(baseline, config.mode, axis_dims=config.axis_dims, encoding=config.encoding)
     evaluator = DesignEvaluator(config)
     searched = config.mode == "full"
     stored = stored_optimizer(store, space.size, config.mode)  # checked before anything is added
@@ -192,16 +191,16 @@ def _search(config: HardwareSearchConfig, store: RunStore, progress, executor: E
         _record(store, evaluator, -1, base_genome, baseline, searched=True)
     base_fit = store.find(base_genome)[1]
 
-    def commit(generation: int, x: np.ndarray, acc: Accelerator, outcome: tuple) -> None:
+    def commit(generation: int, x: np.ndarray, acc: Design, outcome: tuple) -> None:
         fit, res, err, seconds = outcome
-        store.add_design(generation, x, acc.to_dict(), fit, res, err, seconds)
+        store.add_design(generation, x, design_to_dict(acc), fit, res, err, seconds)
 
-    def decode(generation: int, i: int, x: np.ndarray) -> Accelerator:
+    def decode(generation: int, i: int, x: np.ndarray) -> Design:
         return space.decode(x, name=f"{baseline.name}-naas-" + (f"g{generation}-{i}" if generation else
                                                                   "warm-start" if i == 0 else f"start-{i}"))
 
-    def make_task(generation: int, x: np.ndarray, acc: Accelerator) -> tuple:
-        return config.to_dict(), acc.to_dict(), searched
+    def make_task(generation: int, x: np.ndarray, acc: Design) -> tuple:
+        return config.to_dict(), design_to_dict(acc), searched
 
     start = space.start_genomes(config.warm_start)
     loop = dict(decode=decode, make_task=make_task, worker=evaluate_hardware_design, commit=commit,
@@ -214,14 +213,14 @@ def _search(config: HardwareSearchConfig, store: RunStore, progress, executor: E
     if best is None:
         raise NetworkEvaluationError(["no design in the search could map every layer"], None)
     best_acc = space.decode(np.array(best["genome"]), name=f"{baseline.name}-naas")
-    save_accelerator(best_acc, store.folder / "best.yaml")
+    save_design(best_acc, store.folder / "best.yaml")
     if config.final_budget:
         record_final_costs(store, config.final_budget)
     best["baseline_fitness"] = base_fit
     return best
 
 
-def final_costs(config: HardwareSearchConfig, baseline: Accelerator, best_acc: Accelerator,
+def final_costs(config: HardwareSearchConfig, baseline: Design, best_acc: Design,
                 best_id: int) -> dict:
     """The baseline and the best design re-costed with ``final_budget`` mapping evaluations per layer shape.
 
@@ -251,8 +250,8 @@ def record_final_costs(store: RunStore, budget: int, portfolio: bool | None = No
     best, final = best_and_stored_final(store, budget, "no design in the search could map every layer", label)
     if final is not None:
         return final
-    baseline = load_accelerator(config.baseline)
-    space = HardwareSpace(baseline, config.mode, axis_dims=config.axis_dims, encoding=config.encoding)
+    baseline = load_design(config.baseline)
+    space = design_space(baseline, config.mode, axis_dims=config.axis_dims, encoding=config.encoding)
     best_acc = space.decode(np.array(best["genome"]), name=f"{baseline.name}-naas")
     final = final_costs(config, baseline, best_acc, best["id"])
     store.set_meta("final", final)

@@ -79,6 +79,42 @@ def _snap(value: float, lo: int, hi: int, step: int) -> int:
     return int(min(max(lo, step * math.floor(value / step)), max(lo, hi)))
 
 
+def assign_dims(order_genes: np.ndarray, encoding: str, axes: int, extra_genes: np.ndarray,
+                axis_dims: int) -> list[tuple[str, ...]]:
+    """The loop dims of ``axes`` array axes: the most important dim to axis 0, the next to axis 1, ...; then
+    each axis's extra gene adds up to ``axis_dims - 1`` of the unused dims, in importance order, axis 0 first."""
+    if encoding == "importance":
+        perm = np.argsort(-np.asarray(order_genes), kind="stable")
+    else:
+        perm = PERMUTATIONS[min(len(PERMUTATIONS) - 1, int(order_genes[0] * len(PERMUTATIONS)))]
+    order = [PARALLEL_CHOICES[i] for i in perm]
+    dims = [[d] for d in order[:axes]]
+    spare = order[axes:]
+    for i in range(axes):
+        extra = min(axis_dims - 1, int(min(max(extra_genes[i], 0.0), 1.0) * axis_dims))
+        dims[i] += spare[:extra]
+        spare = spare[extra:]
+    return [tuple(a) for a in dims]
+
+
+def dims_genes(axes_dims: list[tuple[str, ...]], encoding: str, axis_dims: int) -> tuple[np.ndarray, np.ndarray]:
+    """(order genes, extra genes per axis) that ``assign_dims`` decodes to ``axes_dims`` (each axis keeps its
+    first ``axis_dims`` dims); ValueError if a dim is on two axes."""
+    axes = [[PARALLEL_CHOICES.index(DIMS[dim_index(d)]) for d in a[:axis_dims]] for a in axes_dims]
+    chosen = [a[0] for a in axes] + [i for a in axes for i in a[1:]]
+    if len(set(chosen)) != len(chosen):
+        raise ValueError(f"a loop dim is on two array axes: {['/'.join(a) for a in axes_dims]}")
+    rest = [i for i in range(6) if i not in chosen]
+    if encoding == "importance":
+        order = np.zeros(6)
+        for rank, i in enumerate(chosen + rest):
+            order[i] = 1.0 - (rank + 0.5) / 6
+    else:
+        order = np.array([(PERM_INDEX[tuple(chosen + rest)] + 0.5) / len(PERMUTATIONS)])
+    extra = np.array([(len(a) - 1 + 0.5) / axis_dims for a in axes])
+    return order, extra
+
+
 class HardwareSpace:
     """Decodes genomes to accelerators under a baseline's caps, and encodes accelerators back."""
 
@@ -138,19 +174,9 @@ class HardwareSpace:
         while max_axes < 3 and ARRAY_STEP ** (max_axes + 1) <= self.caps.pes:
             max_axes += 1
         n = 1 + min(max_axes - 1, int(min(max(g[self.G_AXES], 0.0), 1.0) * max_axes))
-        if self.encoding == "importance":
-            perm = np.argsort(-g[self.G_IMPORTANCE:self.G_IMPORTANCE + 6], kind="stable")
-        else:
-            perm = PERMUTATIONS[min(len(PERMUTATIONS) - 1, int(g[self.G_IMPORTANCE] * len(PERMUTATIONS)))]
-        order = [PARALLEL_CHOICES[i] for i in perm]
-        axes = [[d] for d in order[:n]]
-        spare = order[n:]
-        if self._extra_genes:
-            for i in range(n):
-                extra = min(self.axis_dims - 1, int(min(max(g[self.G_EXTRA + i], 0.0), 1.0) * self.axis_dims))
-                axes[i] += spare[:extra]
-                spare = spare[extra:]
-        return [tuple(a) for a in axes]
+        extra = g[self.G_EXTRA:self.G_EXTRA + n] if self._extra_genes else np.zeros(n)
+        return assign_dims(g[self.G_IMPORTANCE:self.G_IMPORTANCE + self.order_genes], self.encoding, n, extra,
+                           self.axis_dims)
 
     # --- decoding ---------------------------------------------------------------------------------
     def decode(self, genome: np.ndarray, name: str | None = None) -> Accelerator:
@@ -194,24 +220,11 @@ class HardwareSpace:
             array = [ArrayDim(a.size, b.dim) for a, b in zip(acc.array, self.baseline.array)]
         else:
             g[self.G_AXES] = (len(array) - 0.5) / max_axes
-            axes = [[PARALLEL_CHOICES.index(DIMS[dim_index(d)]) for d in a.dims[:self.axis_dims]]
-                    for a in array]
-            firsts = [a[0] for a in axes]
-            extras = [i for a in axes for i in a[1:]]
-            chosen = firsts + extras
-            if len(set(chosen)) != len(chosen):
-                raise ValueError(f"a loop dim is on two array axes: {[a.label for a in array]}")
-            rest = [i for i in range(6) if i not in chosen]
-            if self.encoding == "importance":
-                for rank, i in enumerate(chosen + rest):
-                    g[self.G_IMPORTANCE + i] = 1.0 - (rank + 0.5) / 6
-            else:
-                g[self.G_IMPORTANCE] = (PERM_INDEX[tuple(chosen + rest)] + 0.5) / len(PERMUTATIONS)
+            order, extra = dims_genes([a.dims for a in array], self.encoding, self.axis_dims)
+            g[self.G_IMPORTANCE:self.G_IMPORTANCE + self.order_genes] = order
             if self._extra_genes:
-                for k, a in enumerate(axes):
-                    g[self.G_EXTRA + k] = (len(a) - 1 + 0.5) / self.axis_dims
-                for k in range(len(axes), 3):
-                    g[self.G_EXTRA + k] = 0.5 / self.axis_dims
+                g[self.G_EXTRA:self.G_EXTRA + 3] = np.concatenate([extra, np.full(3 - len(extra),
+                                                                                  0.5 / self.axis_dims)])
         budget = self.caps.pes
         pes = 1
         for i, a in enumerate(array):

@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cost_model.accelerator import load_accelerator
-from mapping.network_search import MappingCache, search_network
+from cost_model.hierarchy import Hierarchy
+from cost_model.units import format_bytes
 from nn_space.zoo import get_network
 
 from .bounds import network_bounds
+from .designs import NetworkCoster, design_energy_unit, design_from_dict, load_design
 from .cosearch_report import cosearch_table, write_cosearch_report
 from .environment import describe_environment
 from .hardware_search import HardwareSearchConfig
@@ -61,7 +62,7 @@ def comparison_table(store: RunStore, final: bool = True) -> pd.DataFrame:
         base_id = int(designs[designs.generation == -1].id.iloc[0])
         b = results[results.design_id == base_id].set_index("network")
         s = results[results.design_id == best["id"]].set_index("network")
-    baseline = load_accelerator(HardwareSearchConfig.from_dict(store.get_meta("config")).baseline)
+    baseline = load_design(HardwareSearchConfig.from_dict(store.get_meta("config")).baseline)
     rows = []
     for net in s.index:
         bound = network_bounds(get_network(net), baseline)
@@ -158,7 +159,7 @@ def _plots(store, config, designs, results, out: Path) -> list[Path]:
         vals = np.array([b[f"energy_{lvl}"].sum(), s[f"energy_{lvl}"].sum()])
         ax2.bar([config.baseline, "NAAS"], vals, bottom=bottom, label=lvl)
         bottom += vals
-    ax2.set_ylabel(f"energy over all networks [{load_accelerator(config.baseline).energy.unit}]")
+    ax2.set_ylabel(f"energy over all networks [{design_energy_unit(load_design(config.baseline))}]")
     ax2.set_title("energy by memory level")
     ax2.legend()
     fig.tight_layout()
@@ -175,15 +176,20 @@ def _draw_array(best: dict, config: HardwareSearchConfig, path: Path) -> Path:
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    from cost_model.accelerator import accelerator_from_dict
-
-    acc = accelerator_from_dict(best["accelerator"], origin="run store")
+    acc = design_from_dict(best["accelerator"])
     net = get_network(config.networks[0])
     layer = max(net.layers, key=lambda lay: lay.macs)
-    cost = search_network(type(net)(net.name, (layer,)), acc,
-                          config.mapping_settings(), MappingCache())
-    nest = cost.layers[0].mapping.loop_nest(acc.parallel_dims)
-    sizes = [a.size for a in acc.array] + [1, 1]
+    cost = NetworkCoster().cost(type(net)(net.name, (layer,)), acc, (config.mapping_settings(),), searched=True)
+    if isinstance(acc, Hierarchy):
+        nest = cost.layers[0].mapping.loop_nest(acc.level_names)
+        axes = [a for lv in acc.levels for a in lv.fanout]
+        memory = ", ".join(f"{lv.name} {format_bytes(lv.size_bytes)}" for lv in acc.levels[1:])
+        title = f"{acc.num_macs} MACs; {memory} (per instance)"
+    else:
+        nest = cost.layers[0].mapping.loop_nest(acc.parallel_dims)
+        axes = list(acc.array)
+        title = f"{acc.num_pes} PEs, L1 {acc.l1_bytes:g} B/PE, L2 {acc.l2_bytes / 1024:.1f} KiB"
+    sizes = [a.size for a in axes] + [1, 1]
     rows, cols = sizes[0], sizes[1]
     fig, (ax, tx) = plt.subplots(1, 2, figsize=(12, 5), gridspec_kw={"width_ratios": [1, 1.2]})
     shown_r, shown_c = min(rows, 16), min(cols, 16)
@@ -194,11 +200,10 @@ def _draw_array(best: dict, config: HardwareSearchConfig, path: Path) -> Path:
     ax.set_ylim(-1.5, shown_r + 0.5)
     ax.set_aspect("equal")
     ax.axis("off")
-    labels = [f"axis {k}: {a.size} PEs along {a.label}" for k, a in enumerate(acc.array)]
+    labels = [f"axis {k}: {a.size} PEs along {a.label}" for k, a in enumerate(axes)]
     if rows > 16 or cols > 16:
         labels.append(f"(first {shown_r} x {shown_c} PEs drawn)")
-    ax.set_title(f"{acc.num_pes} PEs, L1 {acc.l1_bytes:g} B/PE, L2 {acc.l2_bytes / 1024:.1f} KiB\n"
-                 + "\n".join(labels), fontsize=9)
+    ax.set_title(title + "\n" + "\n".join(labels), fontsize=9)
     tx.axis("off")
     tx.text(0, 1, f"{net.name} / {layer.name}: {layer.describe()}\n\n{nest}", family="monospace",
             fontsize=8, va="top")

@@ -6,16 +6,37 @@
     python experiments/naas_vs_baselines.py --baselines eyeriss --modes sizing,full --per-network \
         --networks vgg16,resnet50,unet,mobilenetv2,squeezenet,mnasnet     # the paper's per-network ablation
     python experiments/naas_vs_baselines.py --quick                # smoke run
+    python experiments/naas_vs_baselines.py --budget 160 --seeds 3 --warm-start dataflows --elite-mutants 2 \
+        --inner-start best-default --inner-sigma0 0.15 --final-portfolio \
+        --out experiments/results/naas_vs_baselines_current --baseline-mapping dataflow,best \
+        --tables-out experiments/results/paper_comparison            # the paper's setting and the strict one
 
 Each (baseline, mode, seed) is one resumable run folder under --out: rerunning the script continues
 unfinished runs and reuses finished ones. Prints speedup, energy saving and EDP reduction (geomean over the
 baseline's networks; baseline and best design re-costed with --final-budget) next to the paper's and next to
 the most any design within the baseline's #PEs, DRAM bandwidth and energy table could reach in this model
 ("max speedup", "max energy saving": naas.bounds), and saves a bar chart.
+
+``--baseline-mapping`` (one or both of ``dataflow``, ``best``, comma-separated) says which mapping the
+baseline is costed at, the searched design being costed as before (the run's final re-costing of its best
+design, at its searched mappings):
+
+- ``dataflow``: the paper's setting (MAESTRO ran each baseline on its own fixed dataflow): the baseline at its
+  dataflow's fixed mapping, ``mapping.default_mapping.default_mapping`` per layer (no search; costed from the
+  baseline accelerator stored in the run, so finished runs are reused as they are).
+- ``best``: the strict setting: the baseline at its best searched mapping (the run's final re-costing, as
+  the default output reports it).
+
+Each setting comes with the bounds of ``naas.bounds`` relative to that setting's baseline, and "of bound" =
+speedup / max speedup. With it, the tables (per seed, geomean over seeds side by side, per network) go to
+--tables-out as CSV and Markdown instead of --out's summary.csv / summary.png, which are left as they are.
+A further baseline setting (e.g. the baseline's published storage hierarchy) is one more entry of
+``BASELINE_MAPPINGS``: a function from the run to the baseline's per-network costs.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -31,23 +52,137 @@ pin_openblas_kernels()  # before numpy loads (cost_model/blas_kernels.py)
 
 import pandas as pd  # noqa: E402
 
+from cost_model.accelerator import Accelerator, accelerator_from_dict, load_accelerator  # noqa: E402
+from cost_model.evaluate import evaluate_network  # noqa: E402
+from mapping.default_mapping import default_mapping  # noqa: E402
 from mapping.search import STARTS  # noqa: E402
-from naas.hardware_search import HardwareSearchConfig, run_hardware_search  # noqa: E402
+from naas.bounds import layer_bounds  # noqa: E402
+from naas.hardware_search import HardwareSearchConfig, network_summary, run_hardware_search  # noqa: E402
 from naas.published import PAPER  # noqa: E402  (SPEC §9)
-from naas.report import comparison_table  # noqa: E402
+from naas.report import comparison_table, final_costs_of  # noqa: E402
 from naas.run_store import RunStore  # noqa: E402
+from nn_space.zoo import get_network  # noqa: E402
+
+SETTINGS = ("dataflow", "best")  # --baseline-mapping: the paper's setting, the strict one
+RATIOS = ("speedup", "energy saving", "EDP reduction", "max speedup", "max energy saving", "of bound")
 
 
-
-
-def run_one(task: tuple) -> dict:
-    baseline, networks, mode, seed, budget, inner, final, warm_start, mutants, inner_start, out = task
+def run_folder(out: str | Path, baseline: str, networks: tuple[str, ...], mode: str, seed: int,
+               warm_start: str = "baseline", mutants: int = 0,
+               inner_start: tuple = ("default", 0.25, False)) -> Path:
+    """The run folder of one (baseline, networks, mode, seed) and search settings under ``out``."""
     own = "" if tuple(networks) == PAPER.get(baseline, ((),))[0] else "-" + "+".join(networks)
     start = ("" if warm_start == "baseline" else f"-{warm_start}") + (f"-mutants{mutants}" if mutants else "")
     x0, sigma0, portfolio = inner_start
     if (x0, sigma0, portfolio) != ("default", 0.25, False):
         start += f"-inner-{x0}{sigma0:g}" + ("-portfolio" if portfolio else "")
-    folder = Path(out) / f"{baseline}-{mode}{own}{start}-seed{seed}"
+    return Path(out) / f"{baseline}-{mode}{own}{start}-seed{seed}"
+
+
+# --- the baseline's costs per setting: {network: network_summary} ----------------------------------------
+def stored_baseline(store: RunStore) -> Accelerator:
+    """The baseline accelerator the run was searched under, as the run stored it (its design of generation -1)."""
+    row = store.db.execute("SELECT accelerator FROM designs WHERE generation = -1").fetchone()
+    if row is None:
+        raise ValueError(f"{store.folder}: the run holds no baseline design")
+    return accelerator_from_dict(json.loads(row[0]), origin=f"{store.folder} (baseline)")
+
+
+def baseline_at_dataflow(store: RunStore, config: HardwareSearchConfig) -> dict[str, dict]:
+    """The paper's setting: the baseline at its dataflow's fixed (default) mapping on each network."""
+    acc = stored_baseline(store)
+    return {n: network_summary(evaluate_network(get_network(n), acc, default_mapping, "default"))
+            for n in config.networks}
+
+
+def baseline_at_best(store: RunStore, config: HardwareSearchConfig) -> dict[str, dict]:
+    """The strict setting: the baseline at its best searched mapping (the run's final re-costing)."""
+    fin = final_costs_of(store)
+    if fin is not None:
+        return fin["baseline"]["networks"]
+    return _ranked_results(store, -1)  # no final re-costing: as the search ranked it (as comparison_table)
+
+
+#: --baseline-mapping setting -> the baseline's per-network costs in it. A hierarchy baseline (its published
+#: storage hierarchy, costed with the nest model) would be one more entry here.
+BASELINE_MAPPINGS = {"dataflow": baseline_at_dataflow, "best": baseline_at_best}
+
+
+def _ranked_results(store: RunStore, generation_or_id: int, by_id: bool = False) -> dict[str, dict]:
+    res = store.network_results()
+    if by_id:
+        design_id = generation_or_id
+    else:
+        d = store.designs()
+        design_id = int(d[d.generation == generation_or_id].id.iloc[0])
+    return {r.network: r._asdict() for r in res[res.design_id == design_id].itertuples(index=False)}
+
+
+def naas_costs(store: RunStore) -> dict[str, dict]:
+    """The searched design's per-network costs the report compares (its final re-costing if there is one)."""
+    fin = final_costs_of(store)
+    if fin is not None:
+        return fin["best"]["networks"]
+    return _ranked_results(store, store.best()["id"], by_id=True)
+
+
+def bounds_of(network: str, acc: Accelerator) -> dict[str, float]:
+    """``naas.bounds.network_bounds`` of one network, and the share of its cycle bound set by DRAM bandwidth."""
+    cycles = energy = dram_cycles = 0.0
+    for layer, count in get_network(network).unique_layers():
+        b = layer_bounds(layer, acc)
+        cycles += count * b.cycles
+        energy += count * b.energy
+        if b.cycles > layer.macs // acc.num_pes:  # this layer's bound is its compulsory DRAM traffic
+            dram_cycles += count * b.cycles
+    return {"cycles": cycles, "energy": energy, "DRAM-bound share": dram_cycles / cycles}
+
+
+def setting_table(base: dict[str, dict], naas: dict[str, dict], bounds: dict[str, dict]) -> pd.DataFrame:
+    """Per network and geomean: baseline (in one setting) vs the searched design, and the bounds."""
+    rows = []
+    for net, s in naas.items():
+        b, bd = base[net], bounds[net]
+        rows.append({"network": net, "baseline EDP": b["edp"], "NAAS EDP": s["edp"],
+                     "speedup": b["cycles"] / s["cycles"], "energy saving": b["energy"] / s["energy"],
+                     "EDP reduction": b["edp"] / s["edp"], "max speedup": b["cycles"] / bd["cycles"],
+                     "max energy saving": b["energy"] / bd["energy"],
+                     "of bound": bd["cycles"] / s["cycles"],  # = speedup / max speedup
+                     "DRAM-bound share": bd["DRAM-bound share"],
+                     "baseline util": b["utilization"], "NAAS util": s["utilization"]})
+    table = pd.DataFrame(rows)
+    geo = {c: geomean(table[c]) for c in RATIOS}
+    table.loc[len(table)] = {"network": "geomean", **geo}
+    return table
+
+
+def geomean(values) -> float:
+    values = list(values)
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def compare_settings(folder: str | Path, settings: tuple[str, ...]) -> dict[str, pd.DataFrame]:
+    """{setting: setting_table} of one finished run folder."""
+    store = RunStore(folder, create=False)
+    try:
+        config = HardwareSearchConfig.from_dict(store.get_meta("config"))
+        acc = stored_baseline(store)
+        if acc.to_dict() != load_accelerator(config.baseline).to_dict():
+            print(f"warning: {folder}: the baseline stored in the run differs from {config.baseline!r} as "
+                  "loaded now; costing the stored one", file=sys.stderr)
+        naas = naas_costs(store)
+        bounds = {n: bounds_of(n, acc) for n in naas}
+        return {s: setting_table(BASELINE_MAPPINGS[s](store, config), naas, bounds) for s in settings}
+    finally:
+        store.close()
+
+
+def run_one(task: tuple) -> dict:
+    (baseline, networks, mode, seed, budget, inner, final, warm_start, mutants, inner_start, out,
+     *rest) = task
+    settings = rest[0] if rest else ()
+    x0, sigma0, portfolio = inner_start
+    folder = run_folder(out, baseline, networks, mode, seed, warm_start, mutants, inner_start)
     cfg = HardwareSearchConfig(baseline=baseline, networks=tuple(networks), mode=mode, budget=budget,
                                seed=seed, inner_budget=inner, final_budget=final, warm_start=warm_start,
                                elite_mutants=mutants, inner_start=x0, inner_sigma0=sigma0,
@@ -68,14 +203,30 @@ def run_one(task: tuple) -> dict:
     finally:
         store.close()
     geo = table.loc["geomean"]
-    return {"baseline": baseline, "mode": mode, "seed": seed, "networks": ",".join(networks),
-            "warm start": warm_start, "elite mutants": mutants,
-            "inner start": f"{x0} {sigma0:g}" + (" + portfolio" if portfolio else ""),
-            "speedup": geo["speedup"], "energy saving": geo["energy saving"],
-            "EDP reduction": geo["EDP reduction"], "max speedup": geo["max speedup"],
-            "max energy saving": geo["max energy saving"], "designs": evaluated,
-            "searched array": " x ".join(f"{a['size']}({a.get('dim') or '/'.join(a['dims'])})"
-                                         for a in best["accelerator"]["array"])}
+    row = {"baseline": baseline, "mode": mode, "seed": seed, "networks": ",".join(networks),
+           "warm start": warm_start, "elite mutants": mutants,
+           "inner start": f"{x0} {sigma0:g}" + (" + portfolio" if portfolio else ""),
+           "speedup": geo["speedup"], "energy saving": geo["energy saving"],
+           "EDP reduction": geo["EDP reduction"], "max speedup": geo["max speedup"],
+           "max energy saving": geo["max energy saving"], "designs": evaluated,
+           "searched array": " x ".join(f"{a['size']}({a.get('dim') or '/'.join(a['dims'])})"
+                                        for a in best["accelerator"]["array"])}
+    if settings:
+        row["run"] = folder.name
+        row["settings"] = compare_settings(folder, settings)
+    return row
+
+
+def parse_settings(text: str | None) -> tuple[str, ...]:
+    """``--baseline-mapping``: one or both of ``SETTINGS``, comma-separated, in the order given."""
+    if not text:
+        return ()
+    out = tuple(s.strip() for s in text.split(","))
+    bad = [s for s in out if s not in BASELINE_MAPPINGS]
+    if bad or len(set(out)) != len(out):
+        raise argparse.ArgumentTypeError(f"{text!r} (allowed: {', '.join(SETTINGS)}, "
+                                         "comma-separated, each once)")
+    return out
 
 
 def main(argv=None) -> None:
@@ -106,6 +257,12 @@ def main(argv=None) -> None:
                     help="re-cost baseline and best design with the best of three mapping searches per layer "
                          "shape (as naas search does by default); with a non-default inner start or this, run "
                          "folders get an '-inner-START SIGMA0[-portfolio]' suffix")
+    ap.add_argument("--baseline-mapping", type=parse_settings, default=(),
+                    help="the baseline's mapping: 'dataflow' (its dataflow's fixed mapping, the paper's "
+                         "setting), 'best' (its best searched mapping, the strict setting) or 'dataflow,best' "
+                         "(both side by side); tables go to --tables-out")
+    ap.add_argument("--tables-out", default="experiments/results/paper_comparison",
+                    help="with --baseline-mapping: where its tables (CSV, Markdown) are written")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", default="experiments/results/naas_vs_baselines")
     ap.add_argument("--quick", action="store_true", help="one small network, 8 designs, inner budget 60")
@@ -121,9 +278,16 @@ def main(argv=None) -> None:
                                   60 if args.quick else args.inner_budget,
                                   100 if args.quick else args.final_budget, args.warm_start,
                                   args.elite_mutants,
-                                  (args.inner_start, args.inner_sigma0, args.final_portfolio), args.out))
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        rows = list(pool.map(run_one, tasks))
+                                  (args.inner_start, args.inner_sigma0, args.final_portfolio), args.out,
+                                  args.baseline_mapping))
+    if args.jobs == 1:  # in this process: no worker process at all
+        rows = [run_one(t) for t in tasks]
+    else:
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            rows = list(pool.map(run_one, tasks))
+    if args.baseline_mapping:
+        write_setting_tables(rows, args.baseline_mapping, Path(args.tables_out), argv)
+        return
     df = pd.DataFrame(rows)
     df["paper speedup"] = [PAPER[b][1] for b in df.baseline]
     df["paper energy saving"] = [PAPER[b][2] for b in df.baseline]
@@ -139,6 +303,87 @@ def main(argv=None) -> None:
                       f" (geomean over seeds)")
     plot(df, out / "summary.png")
     print(f"wrote {out / 'summary.csv'}, {out / 'summary.png'}", file=sys.stderr)
+
+
+# --- --baseline-mapping tables --------------------------------------------------------------------------
+def setting_frames(rows: list[dict], settings: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame,
+                                                                          pd.DataFrame]:
+    """(per seed, geomean over seeds side by side, per network) of the rows of ``run_one``."""
+    per_seed, per_net = [], []
+    for r in rows:
+        key = {k: r[k] for k in ("baseline", "mode", "networks", "seed")}
+        for s in settings:
+            t = r["settings"][s].set_index("network")
+            geo = t.loc["geomean"]
+            per_seed.append({**key, "baseline mapping": s, **{c: geo[c] for c in RATIOS},
+                             "paper speedup": PAPER[r["baseline"]][1],
+                             "paper energy saving": PAPER[r["baseline"]][2],
+                             "designs": r["designs"], "searched array": r["searched array"], "run": r["run"]})
+            for net, x in t.drop(index="geomean").iterrows():
+                per_net.append({**key, "baseline mapping": s, "network": net,
+                                **{c: x[c] for c in (*RATIOS, "DRAM-bound share", "baseline util", "NAAS util",
+                                                     "baseline EDP", "NAAS EDP")}})
+    per_seed, per_net = pd.DataFrame(per_seed), pd.DataFrame(per_net)
+    wide = []
+    for (b, mode, nets), g in per_seed.groupby(["baseline", "mode", "networks"], sort=False):
+        row = {"baseline": b, "mode": mode, "networks": nets, "seeds": g.seed.nunique()}
+        for s in settings:
+            gs = g[g["baseline mapping"] == s]
+            row.update({f"{c} ({s})": geomean(gs[c]) for c in RATIOS if c != "of bound"})
+        row["speedup of bound"] = geomean(g[g["baseline mapping"] == settings[0]]["of bound"])  # either setting
+        row.update({"paper speedup": PAPER[b][1], "paper energy saving": PAPER[b][2]})
+        wide.append(row)
+    return per_seed, pd.DataFrame(wide), per_net
+
+
+def full_over_sizing(per_seed: pd.DataFrame, setting: str) -> list[str]:
+    """Per (baseline, networks) with both modes: full / sizing-only EDP advantage, geomean and per seed."""
+    lines, groups = [], {}
+    d = per_seed[per_seed["baseline mapping"] == setting]
+    for (b, nets), g in d.groupby(["baseline", "networks"], sort=False):
+        by = g.pivot_table(index="seed", columns="mode", values="EDP reduction")
+        if {"sizing", "full"} <= set(by.columns):
+            ratio = (by["full"] / by["sizing"]).dropna()
+            groups.setdefault(b, []).append(geomean(ratio))
+            lines.append(f"{b} ({nets}), baseline mapping {setting}: full / sizing-only EDP advantage "
+                         f"{geomean(ratio):.3g}x (geomean over seeds; per seed "
+                         + " / ".join(f"{v:.3g}" for v in ratio) + ")")
+    for b, ratios in groups.items():
+        if len(ratios) > 1:  # --per-network: one search per network
+            lines.append(f"{b}, baseline mapping {setting}: full / sizing-only EDP advantage {geomean(ratios):.3g}x "
+                         f"(geomean over its {len(ratios)} network groups)")
+    return lines
+
+
+def write_setting_tables(rows: list[dict], settings: tuple[str, ...], out: Path, argv) -> list[Path]:
+    per_seed, wide, per_net = setting_frames(rows, settings)
+    out.mkdir(parents=True, exist_ok=True)
+    name = "+".join(settings)
+    files = [out / f"per_seed-{name}.csv", out / f"geomean-{name}.csv", out / f"per_network-{name}.csv",
+             out / f"tables-{name}.md"]
+    per_seed.to_csv(files[0], index=False)
+    wide.to_csv(files[1], index=False)
+    per_net.to_csv(files[2], index=False)
+    modes = [line for s in settings for line in full_over_sizing(per_seed, s)]
+    command = "python experiments/naas_vs_baselines.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    fmt = ".3g"
+    md = [f"# NAAS vs baselines, baseline mapping: {', '.join(settings)}", "", f"`{command}`", "",
+          "Ratios are baseline / NAAS (geomean over the baseline's networks, then over seeds). 'max': the most "
+          "any design within the baseline's resources could reach in this model (naas.bounds), relative to "
+          "that setting's baseline; 'of bound' = speedup / max speedup (the same in either setting: the "
+          "design's cycle bound over its cycles).", "",
+          "## Geomean over seeds", "", wide.to_markdown(index=False, floatfmt=fmt), "",
+          "## Per seed", "", per_seed.drop(columns=["networks"]).to_markdown(index=False, floatfmt=fmt), ""]
+    if modes:
+        md += ["## Full search vs sizing-only", ""] + [f"- {line}" for line in modes] + [""]
+    md += ["## Per network", "", per_net.drop(columns=["networks"]).to_markdown(index=False, floatfmt=fmt), ""]
+    files[3].write_text("\n".join(md))
+    with pd.option_context("display.width", 250, "display.max_columns", 50):
+        print(wide.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    for line in modes:
+        print(line)
+    print("wrote " + ", ".join(map(str, files)), file=sys.stderr)
+    return files
 
 
 def plot(df: pd.DataFrame, path: Path) -> None:

@@ -3,6 +3,9 @@ accelerator under Eyeriss's resources, and vs hardware-only search on the fixed 
 
     python experiments/cosearch_resnet50_eyeriss.py --ofa-data ../shared/data/ofa        # full run
     python experiments/cosearch_resnet50_eyeriss.py --quick --ofa-data ../shared/data/ofa  # smoke run
+    python experiments/cosearch_resnet50_eyeriss.py --baseline eyeriss-hier --ofa-data ../shared/data/ofa \
+        --runs runs/cosearch_resnet50_eyeriss_hier --out experiments/results/cosearch_resnet50_eyeriss_hier
+        # on Eyeriss's published hierarchy (GLB, per-PE ifmap / weight / psum spads), run folders kept out of git
 
 Both searches get the same outer budget (hardware designs), CMA-ES population, warm start, elite mutants,
 inner mapping budget, mapping-search start and step size, and seed; the final re-costing costs all three
@@ -85,7 +88,10 @@ def main(argv=None) -> int:
                    help="re-cost reference and both bests with, per layer shape, the best mapping of the "
                         "searches' own settings and 'default' / 'best-default' at sigma0 0.25 (default)")
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--out", default="experiments/results/cosearch_resnet50_eyeriss")
+    p.add_argument("--baseline", default="eyeriss",
+                   help="accelerator or hierarchy (e.g. eyeriss-hier) whose resources cap both searches")
+    p.add_argument("--out", default="experiments/results/cosearch_resnet50_eyeriss", help="tables and report")
+    p.add_argument("--runs", default=None, help="where the two run folders go (default: --out)")
     p.add_argument("--quick", action="store_true", help="tiny budgets (smoke test)")
     args = p.parse_args(argv)
     if args.quick:
@@ -94,19 +100,20 @@ def main(argv=None) -> int:
         args.elite_mutants = min(args.elite_mutants, args.popsize - 1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    runs = Path(args.runs) if args.runs else out
 
-    co_cfg = CosearchConfig(space="ofa-resnet50", baseline="eyeriss", reference_network="resnet50",
+    co_cfg = CosearchConfig(space="ofa-resnet50", baseline=args.baseline, reference_network="resnet50",
                             budget=args.budget, seed=args.seed, inner_budget=args.inner_budget,
                             popsize=args.popsize, subnet_population=args.subnet_population,
                             subnet_generations=args.subnet_generations, final_budget=None,
                             warm_start=args.warm_start, elite_mutants=args.elite_mutants,
                             inner_start=args.inner_start, inner_sigma0=args.inner_sigma0)
-    hw_cfg = HardwareSearchConfig(baseline="eyeriss", networks=("resnet50",), mode="full", budget=args.budget,
+    hw_cfg = HardwareSearchConfig(baseline=args.baseline, networks=("resnet50",), mode="full", budget=args.budget,
                                   seed=args.seed, inner_budget=args.inner_budget, popsize=args.popsize,
                                   final_budget=None,  # both re-costed below, at --final-budget
                                   warm_start=args.warm_start, elite_mutants=args.elite_mutants,
                             inner_start=args.inner_start, inner_sigma0=args.inner_sigma0)
-    co_dir, hw_dir = out / "cosearch", out / "hardware-only"
+    co_dir, hw_dir = runs / "cosearch", runs / "hardware-only"
 
     def start_co(resume):
         with make_executor(args.workers) as ex:
@@ -155,7 +162,7 @@ def main(argv=None) -> int:
     if hw_error:
         raise SystemExit(f"re-costing the hardware-only run at {args.final_budget} failed: {hw_error}")
     table = pd.DataFrame([
-        {"what": "ResNet-50 (torchvision) on Eyeriss", "GMACs": 4.089, "accuracy": ref_sub["accuracy"],
+        {"what": f"ResNet-50 (torchvision) on {args.baseline}", "GMACs": 4.089, "accuracy": ref_sub["accuracy"],
          "EDP": ref_fin["edp"], "energy": ref_fin["energy"], "cycles": ref_fin["cycles"], "search EDP": ref.edp},
         {"what": "hardware-only search, fixed ResNet-50", "GMACs": 4.089, "accuracy": ref_sub["accuracy"],
          "EDP": hw_net["edp"], "energy": hw_net["energy"], "cycles": hw_net["cycles"], "search EDP": hw_res.edp},

@@ -8,6 +8,8 @@ importance encoding; 'cma-index' is refused.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from cost_model.hierarchy import Hierarchy
 from cost_model.nest_network import NestNetworkCost, evaluate_nest_network
 from nn_space.layers import ConvLayer, Network
@@ -44,13 +46,14 @@ class NestMappingCache:
         return len(self._results)
 
     def result(self, layer: ConvLayer, hier: Hierarchy, settings: SearchSettings) -> NestSearchResult:
+        settings = replace(settings, x0=NEST_STARTS[settings.x0])  # 'default' and 'best-default': one search
         key = (hierarchy_key(hier), layer.shape_key, settings)
         found = self._results.get(key)
         if found is None:
             check_nest_settings(settings)
             found = search_nest_layer(layer, hier, budget=settings.budget, seed=settings.seed,
                                       method=settings.method, objective=settings.objective,
-                                      x0=NEST_STARTS[settings.x0], sigma0=settings.sigma0)
+                                      x0=settings.x0, sigma0=settings.sigma0)
             if found.mapping is None:
                 raise MappingSpecError(
                     f"layer {layer.name or layer.describe()!r} on {hier.name}: no valid mapping found in "

@@ -1,14 +1,26 @@
-"""Importance encoding of mappings on a general hierarchy (SPEC §6 generalized to any level list).
+"""Importance and index encodings of mappings on a general hierarchy (SPEC §6 generalized to any level list).
 
 A genome is a vector in [0, 1]^D:
 - loop orders: six importances per level (K, C, Y, X, R, S; N stays outermost); sorting by importance,
-  descending, gives the level's order, outermost first (ties: the dim listed first wins);
+  descending, gives the level's order, outermost first (ties: the dim listed first wins). With
+  ``encoding="index"`` (the ablation baseline) one gene per level instead: the index of the level's order
+  among the 720 permutations (lexicographic, as ``mapping.encoding``), turned into importances before the
+  same decoder runs, so both encodings span the same mappings;
 - tiling, per dim whose bound is > 1, from the MAC outwards: the spatial factor of each fan-out that
   parallelizes the dim and the temporal factor of each level but the outermost, which takes what is left.
   Each gene picks, by equal-width bins, one of the factors that leave the least padding for the rest of the
   dim, ``{ceil(rest / t)}`` ascending (``exact``: the exact divisors of the rest, no padding); a spatial
   gene's candidates are capped by what its fan-out axis has left (axes shared by several dims fill in dim
   order N, K, C, Y, X, R, S).
+
+Capacity repair (``repair=True``, the default): after decoding, each level from the MAC outwards whose tiles
+overflow it (the kernel's tile sizes: ``cost_model.nest_kernel``) hands temporal factors to its parent one
+prime factor at a time — the outermost loop the overflowing tensor depends on, at the level itself first,
+then at the levels below it (a bypassing spad's loops grow the tiles of the spads above it) — until the
+tiles fit; coverage and padding are unchanged (the product of each dim's factors stays the same). A
+genome then decodes to a mapping that fits wherever that is possible by moving loops outwards, as LOMA's and
+Timeloop's mappers only ever produce fitting mappings; without it most random genomes overflow the small
+per-PE levels of a register hierarchy (Eyeriss's spads: ~95% of a search's samples).
 """
 from __future__ import annotations
 
@@ -18,6 +30,11 @@ import numpy as np
 from numba import njit
 
 from nn_space.layers import ConvLayer
+
+from cost_model.evaluate import layer_array
+from cost_model.nest_layout import H_CAP, H_KEEP, H_PART, H_PARTED
+
+from .encoding import ENCODINGS, PERM_INDEX, PERMUTATIONS
 
 ORDER_DIMS = np.array([1, 2, 3, 4, 5, 6], dtype=np.int64)  # K, C, Y, X, R, S
 
@@ -95,11 +112,80 @@ def _decode(genomes, bounds, gene_dim, gene_kind, gene_level, gene_axis, axis_si
             tf[b, 0, d] = rest_d[d]
 
 
+_RELEVANT = np.array([[0, 1, 1, 0, 0, 1, 1],   # weights: K, C, R, S
+                      [1, 0, 1, 1, 1, 1, 1],   # inputs: N, C, Y, X, R, S (K instead of C when depthwise)
+                      [1, 1, 0, 1, 1, 0, 0]],  # outputs: N, K, Y, X
+                     dtype=np.int64)
+
+
+@njit(cache=True, error_model="numpy")
+def _repair(tf, sf, orders, keep, parted, part_bits, cap_bits, bits, sy, sx, dw):
+    """Move temporal factors outwards (one prime at a time) until every level from the MAC up holds its tiles."""
+    nl = tf.shape[1]
+    e = np.empty(7, dtype=np.int64)
+    tiles = np.empty(3)
+    over = np.empty(3, dtype=np.bool_)
+    for b in range(tf.shape[0]):
+        for lv in range(nl - 1, 0, -1):
+            for d in range(7):  # the level's extent: its loops, its fan-out and everything below
+                e[d] = 1
+                for j in range(lv, nl):
+                    e[d] *= tf[b, j, d] * sf[b, j, d]
+            for _ in range(512):
+                tiles[0] = e[1] * e[2] * e[5] * e[6]
+                tiles[1] = e[0] * (e[1] if dw else e[2]) * ((e[3] - 1) * sy + e[5]) * ((e[4] - 1) * sx + e[6])
+                tiles[2] = e[0] * e[1] * e[3] * e[4]
+                any_over = False
+                if parted[lv]:
+                    for t in range(3):
+                        over[t] = keep[lv, t] and tiles[t] * bits[t] > part_bits[lv, t]
+                        any_over = any_over or over[t]
+                else:
+                    need = 0.0
+                    for t in range(3):
+                        if keep[lv, t]:
+                            need += tiles[t] * bits[t]
+                    any_over = need > cap_bits[lv]
+                    for t in range(3):
+                        over[t] = any_over and keep[lv, t]
+                if not any_over:
+                    break
+                # the level's own outermost relevant loop first, then the levels below it (outermost first)
+                pick, src = -1, -1
+                for j in range(lv, nl):
+                    for p in range(7):
+                        d = orders[b, j, p]
+                        if tf[b, j, d] > 1:
+                            for t in range(3):
+                                rel = _RELEVANT[t, d] != 0
+                                if t == 1 and dw and (d == 1 or d == 2):
+                                    rel = d == 1
+                                if over[t] and rel:
+                                    pick, src = d, j
+                                    break
+                        if pick >= 0:
+                            break
+                    if pick >= 0:
+                        break
+                if pick < 0:
+                    break
+                f = tf[b, src, pick]
+                q = 2
+                while f % q != 0:
+                    q += 1
+                tf[b, src, pick] = f // q
+                tf[b, lv - 1, pick] *= q
+                e[pick] //= q
+
+
 class NestEncoder:
     """Decodes genomes to mappings of one layer on one hierarchy."""
 
-    def __init__(self, layer: ConvLayer, hier, exact: bool = False):
-        self.layer, self.hier, self.exact = layer, hier, exact
+    def __init__(self, layer: ConvLayer, hier, exact: bool = False, encoding: str = "importance",
+                 repair: bool = True):
+        if encoding not in ENCODINGS:
+            raise ValueError(f"encoding: {encoding!r} (allowed: {', '.join(ENCODINGS)})")
+        self.layer, self.hier, self.exact, self.encoding, self.repair = layer, hier, exact, encoding, repair
         nl = hier.num_levels
         self.bounds = np.array(layer.loop_bounds, dtype=np.int64)
         genes = []  # (dim, kind 0 temporal / 1 spatial, level, axis)
@@ -113,7 +199,7 @@ class NestEncoder:
                 if lv > 0:
                     genes.append((d, 0, lv, -1))
         self.genes = genes
-        self.order_genes = 6 * nl
+        self.order_genes = (6 if encoding == "importance" else 1) * nl
         self.size = self.order_genes + len(genes)
         cols = list(zip(*genes)) if genes else [(), (), (), ()]
         self._gene = [np.array(c, dtype=np.int64) for c in cols]
@@ -128,18 +214,39 @@ class NestEncoder:
         if genomes.ndim != 2 or genomes.shape[1] != self.size:
             raise ValueError(f"genomes: shape {genomes.shape} (expected (B, {self.size}))")
         b, nl = genomes.shape[0], self.hier.num_levels
+        if self.encoding == "index":
+            genomes = np.concatenate([self._index_importances(genomes[:, :nl]), genomes[:, nl:]], axis=1)
         tf = np.empty((b, nl, 7), dtype=np.int64)
         sf = np.empty((b, nl, 7), dtype=np.int64)
         orders = np.empty((b, nl, 7), dtype=np.int64)
         _decode(genomes, self.bounds, *self._gene, self._axis_size, nl, self.exact, self._cand, self._count,
                 tf, sf, orders)
+        if self.repair:
+            hw = self.hier.hw_array
+            v = layer_array(self.layer)  # strides and depthwise as the kernel takes them
+            _repair(tf, sf, orders, hw[:, H_KEEP:H_KEEP + 3] != 0, hw[:, H_PARTED] != 0,
+                    np.ascontiguousarray(hw[:, H_PART:H_PART + 3]), np.ascontiguousarray(hw[:, H_CAP]),
+                    np.array(self.hier.tensor_bits, dtype=np.float64), int(v[7]), int(v[8]), bool(v[9]))
         return tf, sf, orders
+
+    @staticmethod
+    def _index_importances(index_genes: np.ndarray) -> np.ndarray:
+        """[B, L] permutation-index genes -> [B, 6 L] importances giving the same orders."""
+        k = np.clip((index_genes * len(PERMUTATIONS)).astype(np.int64), 0, len(PERMUTATIONS) - 1)
+        perms = PERMUTATIONS[k]  # [B, L, 6]: position p holds the dim (0 = K ... 5 = S)
+        imp = np.empty(perms.shape)
+        rank_value = 1.0 - (np.arange(6) + 0.5) / 6
+        np.put_along_axis(imp, perms, np.broadcast_to(rank_value, perms.shape), axis=2)
+        return imp.reshape(len(index_genes), -1)
 
     def encode(self, mapping) -> np.ndarray:
         """A genome that decodes to ``mapping`` where its factors are candidates of the decoding chain, else
         to the nearest candidates (log scale): a warm start, not an exact inverse. N must be outermost."""
         g = np.empty(self.size)
         for lv, order in enumerate(mapping.order_array):
+            if self.encoding == "index":
+                g[lv] = (PERM_INDEX[tuple(int(d) - 1 for d in order[1:])] + 0.5) / len(PERMUTATIONS)
+                continue
             for p, d in enumerate(order[1:]):
                 g[lv * 6 + int(d) - 1] = 1.0 - (p + 0.5) / 6
         room = self._axis_size.copy()

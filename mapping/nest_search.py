@@ -24,7 +24,7 @@ from .spec import MappingSpecError
 from .search import _cma
 
 OBJECTIVE_COLUMN = {"edp": R_EDP, "energy": R_ENERGY, "cycles": R_CYCLES}
-NEST_METHODS = ("cma-importance", "random")
+NEST_METHODS = ("cma-importance", "cma-index", "random")
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def search_nest_layer(layer: ConvLayer, hier: Hierarchy, budget: int = 2000, see
         raise ValueError(f"objective: {objective!r} (allowed: {', '.join(OBJECTIVE_COLUMN)})")
     if budget < 1:
         raise ValueError(f"budget: {budget} (allowed: >= 1 evaluation)")
-    encoder = NestEncoder(layer, hier, exact)
+    encoder = NestEncoder(layer, hier, exact, "index" if method == "cma-index" else "importance")
     tr = _NestTracker(layer, hier, encoder, objective, budget)
     rng = np.random.default_rng(seed)
     if method == "random" or encoder.size == 0:

@@ -221,13 +221,9 @@ def cmd_search(args) -> int:
                 get_network(n)
             except KeyError as exc:
                 raise CliError(f"--networks: {exc.args[0]}") from None
-        from naas.designs import check_search_options, design_space, load_design
+        from naas.designs import design_space, load_design
         from naas.outer_loop import default_popsize
         baseline = load_design(args.baseline)  # validate before creating the run folder
-        try:
-            check_search_options(baseline, args.encoding, args.warm_start)
-        except ValueError as exc:
-            raise CliError(f"--{str(exc).replace('_', '-')}") from None
         _check_inner_sigma0(args)
         _check_elite_mutants(args, args.popsize or default_popsize(
             design_space(baseline, args.mode, axis_dims=args.axis_dims, encoding=args.encoding).size))

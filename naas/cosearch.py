@@ -38,7 +38,7 @@ from .hardware_search import network_summary
 from .outer_loop import (RunFolderError, SearchProgress, best_and_stored_final, check_elite_mutants,
                          elite_mutants, extend_budget, run_generations,
                          start_optimizer, stored_optimizer)
-from .designs import NetworkCoster, check_search_options, design_from_dict, design_space, design_to_dict, \
+from .designs import NetworkCoster, design_from_dict, design_space, design_to_dict, \
     load_design, save_design
 from .hardware_space import WARM_STARTS
 from .run_store import RunStore, genome_key
@@ -347,7 +347,6 @@ def _cosearch(config: CosearchConfig, store: RunStore, data_dir, executor: Execu
     space = predictor.space
     bound = resolve_bound(config, predictor)
     baseline = load_design(config.baseline)
-    check_search_options(baseline, "importance", config.warm_start)
     hw_space = design_space(baseline, "full", axis_dims=config.axis_dims)
     stored = stored_optimizer(store, hw_space.size, "co-search")  # checked before anything is added
     store.set_meta("accuracy_bound", bound)

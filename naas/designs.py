@@ -49,13 +49,6 @@ def design_space(baseline: Design, mode: str, axis_dims: int = 3, encoding: str 
     return cls(baseline, mode, caps=caps, axis_dims=axis_dims, encoding=encoding)
 
 
-def check_search_options(baseline: Design, encoding: str, warm_start: str) -> None:
-    """ValueError naming the option a search on ``baseline`` cannot take (hierarchies: the nest mapping
-    encoding is importance-only, so far)."""
-    if isinstance(baseline, Hierarchy) and encoding != "importance":
-        raise ValueError(f"encoding: {encoding!r} on a hierarchy baseline (allowed: importance)")
-
-
 def design_pes(design: Design) -> int:
     return design.num_macs if isinstance(design, Hierarchy) else design.num_pes
 

@@ -28,7 +28,7 @@ from mapping.encoding import ENCODINGS
 from mapping.network_search import SearchSettings, check_start, final_portfolio, settings_label
 from nn_space.zoo import get_network
 
-from .designs import Design, NetworkCoster, check_search_options, design_from_dict, design_space, design_to_dict, energy_classes, \
+from .designs import Design, NetworkCoster, design_from_dict, design_space, design_to_dict, energy_classes, \
     load_design, save_design
 
 from .environment import check_resumed_environment, record_environment
@@ -179,7 +179,6 @@ def evaluate_hardware_design(task: tuple) -> tuple[float | None, dict, str | Non
 
 def _search(config: HardwareSearchConfig, store: RunStore, progress, executor: Executor) -> dict:
     baseline = load_design(config.baseline)
-    check_search_options(baseline, config.encoding, config.warm_start)
     space = design_space(baseline, config.mode, axis_dims=config.axis_dims, encoding=config.encoding)
     evaluator = DesignEvaluator(config)
     searched = config.mode == "full"

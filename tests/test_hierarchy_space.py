@@ -168,11 +168,25 @@ def _cli(*args):
     return subprocess.run([sys.executable, "-m", "naas", *args], capture_output=True, text=True, timeout=300)
 
 
-def test_cli_refuses_the_index_encoding_on_a_hierarchy_in_one_line(tmp_path):
-    r = _cli("search", "--baseline", "eyeriss-hier", "--encoding", "index", "--out", str(tmp_path / "r"))
+def test_cli_search_on_a_hierarchy_with_a_bad_network_is_one_line(tmp_path):
+    r = _cli("search", "--baseline", "eyeriss-hier", "--networks", "nonet", "--out", str(tmp_path / "r"))
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert r.stderr.strip().count("\n") == 0 and "--encoding" in r.stderr and "importance" in r.stderr
+    assert r.stderr.strip().count("\n") == 0 and "--networks" in r.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_index_encoding_spans_the_same_orders_as_importance():
+    from mapping.nest import NestMapping
+    from mapping.nest_encoding import NestEncoder
+
+    hier, layer = HIERS["eyeriss-hier"], SMALL.layers[0]
+    index, importance = NestEncoder(layer, hier, encoding="index"), NestEncoder(layer, hier)
+    assert index.size == importance.size - 5 * hier.num_levels
+    tf, sf, orders = index.decode_batch(np.random.default_rng(4).random((40, index.size)))
+    for i in range(40):
+        m = NestMapping.from_arrays(tf[i], sf[i], orders[i])
+        for enc in (index, importance):
+            assert (enc.decode_batch(enc.encode(m)[None])[2][0] == orders[i]).all()
 
 
 def test_inner_search_settings_keep_their_meaning_on_hierarchies():
@@ -180,6 +194,6 @@ def test_inner_search_settings_keep_their_meaning_on_hierarchies():
     cache = NestMappingCache()
     a = cache.result(layer, HIERS["eyeriss-hier"], SearchSettings(budget=80, x0="default"))
     b = cache.result(layer, HIERS["eyeriss-hier"], SearchSettings(budget=80, x0="best-default"))
-    assert a.best == b.best  # no dataflow field on a hierarchy: both start at the best default
+    assert a.best == b.best and cache.searches == 1  # no dataflow on a hierarchy: one search, the best default
     with pytest.raises(ValueError, match="method"):
-        cache.result(layer, HIERS["eyeriss-hier"], SearchSettings(budget=80, method="cma-index"))
+        cache.result(layer, HIERS["eyeriss-hier"], SearchSettings(budget=80, method="exhaustive"))

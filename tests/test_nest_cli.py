@@ -28,7 +28,6 @@ def test_evaluate_a_hierarchy_file_with_default_mappings(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["-a", "eyeriss-hier", "--method", "cma-index"], "--method: 'cma-index' on a hierarchy"),
     (["-a", "eyeriss-hier", "--energy", "maestro"], "--energy: not for a hierarchy file"),
     (["-a", "eyeriss", "--exact-factors"], "--exact-factors: only for hierarchy files"),
 ])

@@ -7,6 +7,11 @@ encoding) and saves a convergence plot and the raw rows as CSV.
 
     python experiments/encoding_ablation.py                       # full run (~10 min on 2 cores)
     python experiments/encoding_ablation.py --quick               # smoke run
+    python experiments/encoding_ablation.py --accelerators eyeriss-hier,nvdla-256-hier,shidiannao-hier,edgetpu-hier \
+        --out experiments/results/encoding_ablation_hier        # on the published register hierarchies
+
+Hierarchies (general storage levels, ``-hier`` names or files) are searched with ``mapping.nest_search``
+(orders at every level, capacity repair); the 3-level accelerators with ``mapping.search``.
 """
 from __future__ import annotations
 
@@ -29,6 +34,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from cost_model.accelerator import load_accelerator  # noqa: E402
+from cost_model.hierarchy_yaml import is_hierarchy_file, load_hierarchy  # noqa: E402
+from mapping.nest_search import search_nest_layer  # noqa: E402
 from mapping.search import search_layer  # noqa: E402
 from nn_space.zoo import get_network  # noqa: E402
 
@@ -44,7 +51,8 @@ def checkpoints(budget: int) -> list[int]:
 def run_one(task: tuple[str, str, str, int, int, str]) -> list[dict]:
     """Search every distinct layer of one network; network EDP at each checkpoint."""
     acc_name, net_name, method, seed, budget, x0 = task
-    acc = load_accelerator(acc_name)
+    hier = is_hierarchy_file(acc_name)
+    acc = load_hierarchy(acc_name) if hier else load_accelerator(acc_name)
     net = get_network(net_name)
     cps = checkpoints(budget)
     energy = np.zeros(len(cps))
@@ -52,7 +60,11 @@ def run_one(task: tuple[str, str, str, int, int, str]) -> list[dict]:
     unmapped = np.zeros(len(cps), dtype=int)  # distinct layers with no valid mapping yet
     t = time.perf_counter()
     for layer, count in net.unique_layers():
-        res = search_layer(layer, acc, budget=budget, seed=seed, method=method, x0=x0)
+        if hier:  # no dataflow field on a hierarchy: 'default' starts at the best of the dataflows' defaults
+            res = search_nest_layer(layer, acc, budget=budget, seed=seed, method=method,
+                                    x0="best-default" if x0 == "default" else x0)
+        else:
+            res = search_layer(layer, acc, budget=budget, seed=seed, method=method, x0=x0)
         hist = np.array(res.history)
         for i, cp in enumerate(cps):
             upto = hist[hist[:, 0] <= cp]

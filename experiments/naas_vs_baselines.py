@@ -52,13 +52,17 @@ pin_openblas_kernels()  # before numpy loads (cost_model/blas_kernels.py)
 
 import pandas as pd  # noqa: E402
 
-from cost_model.accelerator import Accelerator, accelerator_from_dict, load_accelerator  # noqa: E402
+from cost_model.accelerator import load_accelerator  # noqa: E402
 from cost_model.evaluate import evaluate_network  # noqa: E402
+from cost_model.hierarchy import Hierarchy  # noqa: E402
+from cost_model.nest_network import evaluate_nest_network  # noqa: E402
+from mapping.nest_default import nest_default_mapping  # noqa: E402
 from mapping.default_mapping import default_mapping  # noqa: E402
 from mapping.search import STARTS  # noqa: E402
 from naas.bounds import layer_bounds  # noqa: E402
 from naas.hardware_search import HardwareSearchConfig, network_summary, run_hardware_search  # noqa: E402
 from naas.published import PAPER  # noqa: E402  (SPEC §9)
+from naas.designs import Design, design_from_dict, design_pes, design_to_dict, load_design  # noqa: E402
 from naas.report import comparison_table, final_costs_of  # noqa: E402
 from naas.run_store import RunStore  # noqa: E402
 from nn_space.zoo import get_network  # noqa: E402
@@ -67,11 +71,22 @@ SETTINGS = ("dataflow", "best")  # --baseline-mapping: the paper's setting, the 
 RATIOS = ("speedup", "energy saving", "EDP reduction", "max speedup", "max energy saving", "of bound")
 
 
+def paper_entry(baseline: str) -> tuple:
+    """The paper's (networks, speedup, energy saving) for a baseline or its published hierarchy ('-hier')."""
+    return PAPER.get(baseline.removesuffix("-hier"), ((), math.nan, math.nan))
+
+
+def array_label(design: dict) -> str:
+    """The searched array of a stored design: its fan-out axes, outermost first."""
+    axes = design["array"] if "array" in design else [a for lv in design["levels"] for a in lv.get("fanout", ())]
+    return " x ".join(f"{a['size']}({a.get('dim') or '/'.join(a['dims'])})" for a in axes)
+
+
 def run_folder(out: str | Path, baseline: str, networks: tuple[str, ...], mode: str, seed: int,
                warm_start: str = "baseline", mutants: int = 0,
                inner_start: tuple = ("default", 0.25, False)) -> Path:
     """The run folder of one (baseline, networks, mode, seed) and search settings under ``out``."""
-    own = "" if tuple(networks) == PAPER.get(baseline, ((),))[0] else "-" + "+".join(networks)
+    own = "" if tuple(networks) == paper_entry(baseline)[0] else "-" + "+".join(networks)
     start = ("" if warm_start == "baseline" else f"-{warm_start}") + (f"-mutants{mutants}" if mutants else "")
     x0, sigma0, portfolio = inner_start
     if (x0, sigma0, portfolio) != ("default", 0.25, False):
@@ -80,17 +95,25 @@ def run_folder(out: str | Path, baseline: str, networks: tuple[str, ...], mode: 
 
 
 # --- the baseline's costs per setting: {network: network_summary} ----------------------------------------
-def stored_baseline(store: RunStore) -> Accelerator:
-    """The baseline accelerator the run was searched under, as the run stored it (its design of generation -1)."""
+def stored_baseline(store: RunStore) -> Design:
+    """The baseline the run was searched under, as the run stored it (its design of generation -1)."""
     row = store.db.execute("SELECT accelerator FROM designs WHERE generation = -1").fetchone()
     if row is None:
         raise ValueError(f"{store.folder}: the run holds no baseline design")
-    return accelerator_from_dict(json.loads(row[0]), origin=f"{store.folder} (baseline)")
+    return design_from_dict(json.loads(row[0]), origin=f"{store.folder} (baseline)")
 
 
 def baseline_at_dataflow(store: RunStore, config: HardwareSearchConfig) -> dict[str, dict]:
-    """The paper's setting: the baseline at its dataflow's fixed (default) mapping on each network."""
+    """The paper's setting: the baseline at its dataflow's fixed (default) mapping on each network.
+
+    A published hierarchy ('eyeriss-hier') has no dataflow field: it takes its 3-level file's ('eyeriss'),
+    through the default-mapping rules applied to every level (``mapping.nest_default``)."""
     acc = stored_baseline(store)
+    if isinstance(acc, Hierarchy):
+        flow = load_accelerator(config.baseline.removesuffix("-hier")).dataflow
+        mapper = lambda layer, h: nest_default_mapping(layer, h, flow)  # noqa: E731
+        return {n: network_summary(evaluate_nest_network(get_network(n), acc, mapper, f"default {flow}"))
+                for n in config.networks}
     return {n: network_summary(evaluate_network(get_network(n), acc, default_mapping, "default"))
             for n in config.networks}
 
@@ -126,14 +149,14 @@ def naas_costs(store: RunStore) -> dict[str, dict]:
     return _ranked_results(store, store.best()["id"], by_id=True)
 
 
-def bounds_of(network: str, acc: Accelerator) -> dict[str, float]:
+def bounds_of(network: str, acc: Design) -> dict[str, float]:
     """``naas.bounds.network_bounds`` of one network, and the share of its cycle bound set by DRAM bandwidth."""
     cycles = energy = dram_cycles = 0.0
     for layer, count in get_network(network).unique_layers():
         b = layer_bounds(layer, acc)
         cycles += count * b.cycles
         energy += count * b.energy
-        if b.cycles > layer.macs // acc.num_pes:  # this layer's bound is its compulsory DRAM traffic
+        if b.cycles > layer.macs // design_pes(acc):  # this layer's bound is its compulsory DRAM traffic
             dram_cycles += count * b.cycles
     return {"cycles": cycles, "energy": energy, "DRAM-bound share": dram_cycles / cycles}
 
@@ -167,7 +190,7 @@ def compare_settings(folder: str | Path, settings: tuple[str, ...]) -> dict[str,
     try:
         config = HardwareSearchConfig.from_dict(store.get_meta("config"))
         acc = stored_baseline(store)
-        if acc.to_dict() != load_accelerator(config.baseline).to_dict():
+        if design_to_dict(acc) != design_to_dict(load_design(config.baseline)):
             print(f"warning: {folder}: the baseline stored in the run differs from {config.baseline!r} as "
                   "loaded now; costing the stored one", file=sys.stderr)
         naas = naas_costs(store)
@@ -209,8 +232,7 @@ def run_one(task: tuple) -> dict:
            "speedup": geo["speedup"], "energy saving": geo["energy saving"],
            "EDP reduction": geo["EDP reduction"], "max speedup": geo["max speedup"],
            "max energy saving": geo["max energy saving"], "designs": evaluated,
-           "searched array": " x ".join(f"{a['size']}({a.get('dim') or '/'.join(a['dims'])})"
-                                        for a in best["accelerator"]["array"])}
+           "searched array": array_label(best["accelerator"])}
     if settings:
         row["run"] = folder.name
         row["settings"] = compare_settings(folder, settings)
@@ -269,7 +291,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     tasks = []
     for b in args.baselines.split(","):
-        nets = tuple(n.strip() for n in args.networks.split(",")) if args.networks else PAPER[b][0]
+        nets = tuple(n.strip() for n in args.networks.split(",")) if args.networks else paper_entry(b)[0]
         nets = ("alexnet",) if args.quick else nets
         for group in ([(n,) for n in nets] if args.per_network else [nets]):
             for mode in args.modes.split(","):
@@ -289,8 +311,8 @@ def main(argv=None) -> None:
         write_setting_tables(rows, args.baseline_mapping, Path(args.tables_out), argv)
         return
     df = pd.DataFrame(rows)
-    df["paper speedup"] = [PAPER[b][1] for b in df.baseline]
-    df["paper energy saving"] = [PAPER[b][2] for b in df.baseline]
+    df["paper speedup"] = [paper_entry(b)[1] for b in df.baseline]
+    df["paper energy saving"] = [paper_entry(b)[2] for b in df.baseline]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     df.to_csv(out / "summary.csv", index=False)
@@ -316,8 +338,8 @@ def setting_frames(rows: list[dict], settings: tuple[str, ...]) -> tuple[pd.Data
             t = r["settings"][s].set_index("network")
             geo = t.loc["geomean"]
             per_seed.append({**key, "baseline mapping": s, **{c: geo[c] for c in RATIOS},
-                             "paper speedup": PAPER[r["baseline"]][1],
-                             "paper energy saving": PAPER[r["baseline"]][2],
+                             "paper speedup": paper_entry(r["baseline"])[1],
+                             "paper energy saving": paper_entry(r["baseline"])[2],
                              "designs": r["designs"], "searched array": r["searched array"], "run": r["run"]})
             for net, x in t.drop(index="geomean").iterrows():
                 per_net.append({**key, "baseline mapping": s, "network": net,
@@ -331,7 +353,7 @@ def setting_frames(rows: list[dict], settings: tuple[str, ...]) -> tuple[pd.Data
             gs = g[g["baseline mapping"] == s]
             row.update({f"{c} ({s})": geomean(gs[c]) for c in RATIOS if c != "of bound"})
         row["speedup of bound"] = geomean(g[g["baseline mapping"] == settings[0]]["of bound"])  # either setting
-        row.update({"paper speedup": PAPER[b][1], "paper energy saving": PAPER[b][2]})
+        row.update({"paper speedup": paper_entry(b)[1], "paper energy saving": paper_entry(b)[2]})
         wide.append(row)
     return per_seed, pd.DataFrame(wide), per_net
 
@@ -397,9 +419,9 @@ def plot(df: pd.DataFrame, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(g)), 4))
     x = range(len(g))
     ax.bar([i - 0.3 for i in x], g["speedup"], 0.2, label="speedup (measured)")
-    ax.bar([i - 0.1 for i in x], [PAPER[b][1] for b in g.baseline], 0.2, label="speedup (paper)", alpha=0.5)
+    ax.bar([i - 0.1 for i in x], [paper_entry(b)[1] for b in g.baseline], 0.2, label="speedup (paper)", alpha=0.5)
     ax.bar([i + 0.1 for i in x], g["energy saving"], 0.2, label="energy saving (measured)")
-    ax.bar([i + 0.3 for i in x], [PAPER[b][2] for b in g.baseline], 0.2, label="energy saving (paper)",
+    ax.bar([i + 0.3 for i in x], [paper_entry(b)[2] for b in g.baseline], 0.2, label="energy saving (paper)",
            alpha=0.5)
     ax.scatter([i - 0.3 for i in x], g["max speedup"], marker="_", s=300, color="C0", zorder=3,
                label="max speedup possible in this model")

@@ -29,7 +29,8 @@ NEST_METHODS = ("cma-importance", "cma-index", "random")
 
 @dataclass(frozen=True)
 class NestSearchResult:
-    """The best mapping found, its result vector and the best-so-far trace (evaluations, best)."""
+    """The best mapping found, its result vector and the best-so-far trace (evaluations, best, its energy,
+    its cycles), as ``mapping.search.SearchResult``."""
 
     mapping: NestMapping | None
     stats: np.ndarray | None
@@ -56,7 +57,7 @@ class _NestTracker:
         self.best_value = math.inf
         self.best_arrays = None
         self.best_stats = None
-        self.history: list[tuple[int, float]] = []
+        self.history: list[tuple[int, float, float, float]] = []  # (evaluations, best, its energy, its cycles)
         hw = hier.hw_array
         nl = hier.num_levels
         self._tile_cols = np.array([[NS + lv * PER + P_TILES + t for t in range(3)] for lv in range(nl)])
@@ -90,7 +91,11 @@ class _NestTracker:
                 self.best_value = float(values[i])
                 self.best_arrays = tuple(a[i].copy() for a in arrays)
                 self.best_stats = stats[i].copy()
-        self.history.append((self.used, self.best_value))
+        if self.best_stats is None:
+            self.history.append((self.used, math.inf, math.inf, math.inf))
+        else:
+            self.history.append((self.used, self.best_value, float(self.best_stats[R_ENERGY]),
+                                 float(self.best_stats[R_CYCLES])))
         fitness = np.full(len(arrays[0]), np.inf)
         fitness[ok] = np.log(values[ok])
         need = stats[:, self._tile_cols] * self._need_scale  # [B, L, 3] bits

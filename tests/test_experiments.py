@@ -103,3 +103,15 @@ def test_order_sensitivity_quick(tmp_path, capsys):
     # a layer with no factor > 1 above L1 has nothing for the order to change
     flat = df[(df["DRAM dims > 1"] + df["L2 dims > 1"]) == 0]
     assert (flat["worst order / best"] == 1).all()
+
+
+def test_encoding_ablation_quick_on_a_hierarchy(tmp_path, capsys):
+    """On a hierarchy the ablation runs the nest searches: index and importance both map every layer."""
+    encoding_ablation.main(["--quick", "--jobs", "1", "--out", str(tmp_path), "--accelerators", "eyeriss-hier"])
+    assert "eyeriss-hier" in capsys.readouterr().out
+    rows = pd.read_csv(tmp_path / "rows.csv")
+    final = rows[rows.evals_per_layer == rows.evals_per_layer.max()].set_index("method")
+    assert (final.unmapped_layers == 0).all() and (final.edp < float("inf")).all()
+    for _, g in rows.groupby(["method", "seed"]):
+        edp = g.sort_values("evals_per_layer").edp.tolist()
+        assert edp == sorted(edp, reverse=True)

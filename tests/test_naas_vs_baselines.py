@@ -163,3 +163,22 @@ def test_run_without_final_recosting_compares_as_ranked(tmp_path):
     cost = evaluate_network(get_network("alexnet"), load_accelerator("shidiannao"), default_mapping, "default")
     assert df.loc["alexnet", "baseline EDP"] == pytest.approx(cost.edp, rel=1e-12)
     assert df.loc["alexnet", "NAAS EDP"] == best.loc["alexnet", "NAAS EDP"]
+
+
+def test_a_published_hierarchy_baseline_at_its_dataflow(tmp_path):
+    """eyeriss-hier: the paper's setting costs it with Eyeriss's dataflow rules on every level; the strict one
+    at its best searched mapping, never worse."""
+    from cost_model.hierarchy_yaml import load_hierarchy
+    from cost_model.nest_network import evaluate_nest_network
+    from mapping.nest_default import nest_default_mapping
+
+    nvb.main(["--quick", "--jobs", "1", "--baselines", "eyeriss-hier", "--out", str(tmp_path / "runs"),
+              "--baseline-mapping", "dataflow,best", "--tables-out", str(tmp_path / "tables")])
+    _, _, per_net = _tables(tmp_path)
+    rows = per_net[per_net.network == "alexnet"].set_index("baseline mapping")
+    flow = load_accelerator("eyeriss").dataflow
+    cost = evaluate_nest_network(get_network("alexnet"), load_hierarchy("eyeriss-hier"),
+                                 lambda layer, h: nest_default_mapping(layer, h, flow))
+    assert rows.loc["dataflow", "baseline EDP"] == pytest.approx(cost.edp, rel=1e-12)
+    assert rows.loc["best", "baseline EDP"] <= rows.loc["dataflow", "baseline EDP"] * (1 + 1e-9)
+    assert rows.loc["dataflow", "NAAS EDP"] == rows.loc["best", "NAAS EDP"]

@@ -16,8 +16,7 @@ from nn_space.layers import ConvLayer, Network
 
 from .nest_default import best_nest_default_mapping
 from .nest_search import NEST_METHODS, NestSearchResult, search_nest_layer
-from .network_search import SearchSettings, settings_label
-from .spec import MappingSpecError
+from .network_search import SearchCache, SearchSettings, settings_label
 
 #: SearchSettings.x0 -> search_nest_layer's x0
 NEST_STARTS = {"default": "best-default", "best-default": "best-default", "random": "random"}
@@ -35,32 +34,19 @@ def hierarchy_key(hier: Hierarchy) -> tuple:
             tuple(tuple(a.dims for a in lv.fanout) for lv in hier.levels))
 
 
-class NestMappingCache:
-    """Search results by (hierarchy, layer shape, settings); each is searched at most once."""
+class NestMappingCache(SearchCache):
+    """Nest search results by (hierarchy, layer shape, settings)."""
 
-    def __init__(self) -> None:
-        self._results: dict[tuple, NestSearchResult] = {}
-        self.searches = 0
+    def _key(self, hier: Hierarchy) -> tuple:
+        return hierarchy_key(hier)
 
-    def __len__(self) -> int:
-        return len(self._results)
+    def _settings(self, settings: SearchSettings) -> SearchSettings:
+        return replace(settings, x0=NEST_STARTS[settings.x0])  # 'default' and 'best-default': one search
 
-    def result(self, layer: ConvLayer, hier: Hierarchy, settings: SearchSettings) -> NestSearchResult:
-        settings = replace(settings, x0=NEST_STARTS[settings.x0])  # 'default' and 'best-default': one search
-        key = (hierarchy_key(hier), layer.shape_key, settings)
-        found = self._results.get(key)
-        if found is None:
-            check_nest_settings(settings)
-            found = search_nest_layer(layer, hier, budget=settings.budget, seed=settings.seed,
-                                      method=settings.method, objective=settings.objective,
-                                      x0=settings.x0, sigma0=settings.sigma0)
-            if found.mapping is None:
-                raise MappingSpecError(
-                    f"layer {layer.name or layer.describe()!r} on {hier.name}: no valid mapping found in "
-                    f"{settings.budget} evaluations ({found.evaluations} tried)")
-            self._results[key] = found
-            self.searches += 1
-        return found
+    def _search(self, layer: ConvLayer, hier: Hierarchy, settings: SearchSettings) -> NestSearchResult:
+        check_nest_settings(settings)
+        return search_nest_layer(layer, hier, budget=settings.budget, seed=settings.seed, method=settings.method,
+                                 objective=settings.objective, x0=settings.x0, sigma0=settings.sigma0)
 
 
 def search_nest_network_best_of(network: Network, hier: Hierarchy, portfolio: tuple[SearchSettings, ...],

@@ -44,30 +44,51 @@ def accelerator_key(acc) -> tuple:
     return (acc.hw_vector.tobytes(), tuple(a.dims for a in acc.array), acc.dataflow)
 
 
-class MappingCache:
-    """Search results by (accelerator, layer shape, settings); each is searched at most once."""
+class SearchCache:
+    """Search results by (design, layer shape, settings); each is searched at most once. Subclasses say how
+    a design is keyed and searched."""
 
     def __init__(self) -> None:
-        self._results: dict[tuple, SearchResult] = {}
+        self._results: dict[tuple, object] = {}
         self.searches = 0
 
     def __len__(self) -> int:
         return len(self._results)
 
-    def result(self, layer: ConvLayer, acc, settings: SearchSettings) -> SearchResult:
-        key = (accelerator_key(acc), layer.shape_key, settings)
+    def _key(self, design) -> tuple:
+        raise NotImplementedError
+
+    def _search(self, layer: ConvLayer, design, settings: SearchSettings):
+        raise NotImplementedError
+
+    def _settings(self, settings: SearchSettings) -> SearchSettings:
+        """The settings as searched (equal searches share one key)."""
+        return settings
+
+    def result(self, layer: ConvLayer, design, settings: SearchSettings):
+        settings = self._settings(settings)
+        key = (self._key(design), layer.shape_key, settings)
         found = self._results.get(key)
         if found is None:
-            found = search_layer(layer, acc, budget=settings.budget, seed=settings.seed,
-                                 method=settings.method, objective=settings.objective, x0=settings.x0,
-                                 sigma0=settings.sigma0)
+            found = self._search(layer, design, settings)
             if found.mapping is None:
                 raise MappingSpecError(
-                    f"layer {layer.name or layer.describe()!r} on {acc.name}: no valid mapping found in "
+                    f"layer {layer.name or layer.describe()!r} on {design.name}: no valid mapping found in "
                     f"{settings.budget} evaluations ({found.evaluations} tried)")
             self._results[key] = found
             self.searches += 1
         return found
+
+
+class MappingCache(SearchCache):
+    """3-level search results by (accelerator, layer shape, settings)."""
+
+    def _key(self, acc) -> tuple:
+        return accelerator_key(acc)
+
+    def _search(self, layer: ConvLayer, acc, settings: SearchSettings) -> SearchResult:
+        return search_layer(layer, acc, budget=settings.budget, seed=settings.seed, method=settings.method,
+                            objective=settings.objective, x0=settings.x0, sigma0=settings.sigma0)
 
 
 def search_network(network: Network, acc, settings: SearchSettings = SearchSettings(),

@@ -79,6 +79,32 @@ def _snap(value: float, lo: int, hi: int, step: int) -> int:
     return int(min(max(lo, step * math.floor(value / step)), max(lo, hi)))
 
 
+def check_space_options(mode: str, axis_dims: int, encoding: str) -> None:
+    """ValueError naming the option unless a hardware space can take it."""
+    if mode not in MODES:
+        raise ValueError(f"mode: {mode!r} (allowed: {', '.join(MODES)})")
+    if axis_dims not in (1, 2, 3):
+        raise ValueError(f"axis_dims: {axis_dims!r} (allowed: 1, 2, 3 loop dims per array axis)")
+    if encoding not in ENCODINGS:
+        raise ValueError(f"encoding: {encoding!r} (allowed: {', '.join(ENCODINGS)})")
+
+
+def axis_hi(budget: int, later_axes: int) -> int:
+    """Largest even size an axis may take, leaving at least 2 PEs for each later axis."""
+    hi = budget // ARRAY_STEP ** later_axes
+    return hi - hi % ARRAY_STEP
+
+
+def even_axis_sizes(pes: int, axes: int) -> list[int]:
+    """Axis sizes splitting ``pes`` as evenly as the steps allow."""
+    sizes, budget = [], pes
+    for i in range(axes):
+        hi = axis_hi(budget, axes - 1 - i)
+        sizes.append(_snap(budget ** (1.0 / (axes - i)), ARRAY_STEP, hi, ARRAY_STEP))
+        budget //= sizes[-1]
+    return sizes
+
+
 def assign_dims(order_genes: np.ndarray, encoding: str, axes: int, extra_genes: np.ndarray,
                 axis_dims: int) -> list[tuple[str, ...]]:
     """The loop dims of ``axes`` array axes: the most important dim to axis 0, the next to axis 1, ...; then
@@ -123,12 +149,7 @@ class HardwareSpace:
 
     def __init__(self, baseline: Accelerator, mode: str = "full", caps: ResourceCaps | None = None,
                  axis_dims: int = 3, encoding: str = "importance"):
-        if mode not in MODES:
-            raise ValueError(f"mode: {mode!r} (allowed: {', '.join(MODES)})")
-        if axis_dims not in (1, 2, 3):
-            raise ValueError(f"axis_dims: {axis_dims!r} (allowed: 1, 2, 3 loop dims per array axis)")
-        if encoding not in ENCODINGS:
-            raise ValueError(f"encoding: {encoding!r} (allowed: {', '.join(ENCODINGS)})")
+        check_space_options(mode, axis_dims, encoding)
         self.baseline = baseline
         self.mode = mode
         self.axis_dims = axis_dims
@@ -154,11 +175,7 @@ class HardwareSpace:
     def size(self) -> int:
         return self.G_EXTRA + (3 if self._extra_genes else 0)
 
-    @staticmethod
-    def _axis_hi(budget: int, later_axes: int) -> int:
-        """Largest even size an axis may take, leaving at least 2 PEs for each later axis."""
-        hi = budget // ARRAY_STEP ** later_axes
-        return hi - hi % ARRAY_STEP
+    _axis_hi = staticmethod(axis_hi)
 
     def _l1_hi(self, pes: int) -> int:
         return max(self.l1_min, int((self.caps.onchip_bytes - self.l2_min) // pes) // BUFFER_STEP * BUFFER_STEP)
@@ -276,13 +293,7 @@ class HardwareSpace:
         return genomes
 
     def _even_sizes(self, axes: int) -> list[int]:
-        """Axis sizes splitting the PE cap as evenly as the steps allow."""
-        sizes, budget = [], self.caps.pes
-        for i in range(axes):
-            hi = self._axis_hi(budget, axes - 1 - i)
-            sizes.append(_snap(budget ** (1.0 / (axes - i)), ARRAY_STEP, hi, ARRAY_STEP))
-            budget //= sizes[-1]
-        return sizes
+        return even_axis_sizes(self.caps.pes, axes)
 
     def _design_key(self, genome: np.ndarray) -> str:
         d = self.decode(genome).to_dict()

@@ -30,10 +30,9 @@ import numpy as np
 
 from cost_model.accelerator import TENSORS, ArrayDim
 from cost_model.hierarchy import Hierarchy
-from mapping.encoding import ENCODINGS
 
-from .hardware_space import (ARRAY_STEP, BUFFER_STEP, MODES, WARM_STARTS, ResourceCaps, _log_gene, _log_pick, _snap,
-                             assign_dims, dims_genes)
+from .hardware_space import (ARRAY_STEP, BUFFER_STEP, WARM_STARTS, ResourceCaps, _log_gene, _log_pick, _snap,
+                             assign_dims, axis_hi, check_space_options, dims_genes, even_axis_sizes)
 
 #: A level (or partition) the baseline makes smaller than this is sized in words, not in BUFFER_STEP bytes.
 WORD_STEP_BELOW = 4 * BUFFER_STEP
@@ -55,12 +54,7 @@ class HierarchySpace:
 
     def __init__(self, baseline: Hierarchy, mode: str = "full", caps: ResourceCaps | None = None,
                  axis_dims: int = 3, encoding: str = "importance"):
-        if mode not in MODES:
-            raise ValueError(f"mode: {mode!r} (allowed: {', '.join(MODES)})")
-        if axis_dims not in (1, 2, 3):
-            raise ValueError(f"axis_dims: {axis_dims!r} (allowed: 1, 2, 3 loop dims per array axis)")
-        if encoding not in ENCODINGS:
-            raise ValueError(f"encoding: {encoding!r} (allowed: {', '.join(ENCODINGS)})")
+        check_space_options(mode, axis_dims, encoding)
         self.baseline, self.mode, self.axis_dims, self.encoding = baseline, mode, axis_dims, encoding
         self.caps = caps or ResourceCaps(baseline.num_macs, baseline.onchip_bytes)
         self.fanouts = [i for i, lv in enumerate(baseline.levels) if lv.fanout]
@@ -146,10 +140,7 @@ class HierarchySpace:
             j += n
         return out
 
-    @staticmethod
-    def _axis_hi(budget: int, later_axes: int) -> int:
-        hi = budget // ARRAY_STEP ** later_axes
-        return max(ARRAY_STEP, hi - hi % ARRAY_STEP)
+    _axis_hi = staticmethod(axis_hi)
 
     # --- storage ------------------------------------------------------------------------------
     def _order(self, split: dict[int, bool]) -> list[_Buffer]:
@@ -301,7 +292,8 @@ class HierarchySpace:
             dims = [a.dims for a in load_accelerator(name).array]
             if len(dims) < nf or len(dims) - nf + 1 > MAX_AXES_PER_FANOUT:
                 continue
-            sizes = [a.size for a in base_axes] if len(dims) == len(base_axes) else self._even_sizes(len(dims))
+            sizes = ([a.size for a in base_axes] if len(dims) == len(base_axes)
+                     else even_axis_sizes(self.caps.pes, len(dims)))
             axes = [ArrayDim(s, d if len(d) > 1 else d[0]) for s, d in zip(sizes, dims)]
             counts = [len(dims) - nf + 1] + [1] * (nf - 1)
             levels, j = list(self.baseline.levels), 0
@@ -317,14 +309,6 @@ class HierarchySpace:
                 seen.add(key)
                 genomes.append(g)
         return genomes
-
-    def _even_sizes(self, axes: int) -> list[int]:
-        sizes, budget = [], self.caps.pes
-        for i in range(axes):
-            hi = self._axis_hi(budget, axes - 1 - i)
-            sizes.append(_snap(budget ** (1.0 / (axes - i)), ARRAY_STEP, hi, ARRAY_STEP))
-            budget //= sizes[-1]
-        return sizes
 
     def baseline_in_space(self) -> Hierarchy:
         """The design of this space nearest to the baseline, for warm starts."""

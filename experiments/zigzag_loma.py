@@ -49,6 +49,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import math
+import os
 import statistics
 import sys
 import time
@@ -56,13 +57,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
+for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # one thread: cma's eigendecompositions run ~10x slower multi-threaded here
 
-from cost_model.accelerator import Accelerator, load_accelerator
-from cost_model.energy import get_energy_table
-from mapping.spec import Mapping
-from nn_space.layers import DIMS, ConvLayer
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from cost_model.accelerator import Accelerator, load_accelerator  # noqa: E402
+from cost_model.energy import get_energy_table  # noqa: E402
+from mapping.spec import Mapping  # noqa: E402
+from nn_space.layers import DIMS, ConvLayer  # noqa: E402
 
 #: array key -> the naas built-in it is built from
 ARRAYS = {"eyeriss-12x14": "eyeriss", "kc-16x16": "nvdla-256"}

@@ -21,7 +21,7 @@ from nn_space.layers import ConvLayer
 from .nest import NestMapping
 from .nest_encoding import NestEncoder
 from .spec import MappingSpecError
-from .search import _cma
+from .search import BestSoFar, _cma
 
 OBJECTIVE_COLUMN = {"edp": R_EDP, "energy": R_ENERGY, "cycles": R_CYCLES}
 NEST_METHODS = ("cma-importance", "cma-index", "random")
@@ -46,18 +46,12 @@ class NestSearchResult:
         return math.inf if self.stats is None else float(self.stats[OBJECTIVE_COLUMN[self.objective]])
 
 
-class _NestTracker:
+class _NestTracker(BestSoFar):
     """Evaluates genomes in batches, counts the budget and keeps the best valid mapping."""
 
     def __init__(self, layer: ConvLayer, hier: Hierarchy, encoder: NestEncoder, objective: str, budget: int):
+        super().__init__(budget, OBJECTIVE_COLUMN[objective], R_ENERGY, R_CYCLES)
         self.layer, self.hier, self.encoder = layer, hier, encoder
-        self.col = OBJECTIVE_COLUMN[objective]
-        self.budget = budget
-        self.used = self.valid = 0
-        self.best_value = math.inf
-        self.best_arrays = None
-        self.best_stats = None
-        self.history: list[tuple[int, float, float, float]] = []  # (evaluations, best, its energy, its cycles)
         hw = hier.hw_array
         nl = hier.num_levels
         self._tile_cols = np.array([[NS + lv * PER + P_TILES + t for t in range(3)] for lv in range(nl)])
@@ -68,10 +62,6 @@ class _NestTracker:
         self._cap_shared = np.where(parted, np.inf, hw[:, H_CAP])
         self._cap_part = np.where(parted[:, None] & (keep > 0), hw[:, H_PART:H_PART + 3], np.inf)
 
-    @property
-    def left(self) -> int:
-        return self.budget - self.used
-
     def evaluate(self, genomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(fitness = log objective, inf where invalid; overflow = log of the worst tile/capacity ratio + 1)."""
         genomes = genomes[:self.left]
@@ -81,23 +71,7 @@ class _NestTracker:
         """As ``evaluate``, for mappings given as (tf, sf, orders) arrays."""
         arrays = tuple(a[:self.left] for a in arrays)
         stats = evaluate_nests(self.layer, self.hier, *arrays)
-        self.used += len(arrays[0])
-        ok = stats[:, R_STATUS] == 0
-        self.valid += int(ok.sum())
-        values = np.where(ok, stats[:, self.col], np.inf)
-        if ok.any():
-            i = int(np.argmin(values))
-            if values[i] < self.best_value:
-                self.best_value = float(values[i])
-                self.best_arrays = tuple(a[i].copy() for a in arrays)
-                self.best_stats = stats[i].copy()
-        if self.best_stats is None:
-            self.history.append((self.used, math.inf, math.inf, math.inf))
-        else:
-            self.history.append((self.used, self.best_value, float(self.best_stats[R_ENERGY]),
-                                 float(self.best_stats[R_CYCLES])))
-        fitness = np.full(len(arrays[0]), np.inf)
-        fitness[ok] = np.log(values[ok])
+        fitness = self.record(stats, stats[:, R_STATUS] == 0, arrays)
         need = stats[:, self._tile_cols] * self._need_scale  # [B, L, 3] bits
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.maximum((need.sum(axis=2) / self._cap_shared).max(axis=1),

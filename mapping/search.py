@@ -51,47 +51,60 @@ class SearchResult:
         return math.inf if self.stats is None else float(self.stats[STAT_INDEX[self.objective]])
 
 
-class _Tracker:
-    """Evaluates genomes in batches, counts the budget and keeps the best valid mapping."""
+class BestSoFar:
+    """The budget, the valid count, the best valid mapping and the best-so-far trace of a search (shared by
+    the 3-level and the hierarchy trackers; ``col``, ``energy_col``, ``cycles_col`` index their result rows)."""
 
-    def __init__(self, layer: ConvLayer, acc, encoder: MappingEncoder, objective: str, budget: int):
-        self.layer, self.acc, self.encoder = layer, acc, encoder
-        self.col = STAT_INDEX[objective]
+    def __init__(self, budget: int, col: int, energy_col: int, cycles_col: int):
         self.budget = budget
+        self.col, self._energy_col, self._cycles_col = col, energy_col, cycles_col
         self.used = self.valid = 0
         self.best_value = math.inf
-        self.best_arrays: tuple[np.ndarray, np.ndarray] | None = None
+        self.best_arrays: tuple[np.ndarray, ...] | None = None
         self.best_stats: np.ndarray | None = None
-        self.history: list[tuple[int, float, float, float]] = []
-        self.l1_words = acc.l1_words
-        self.l2_words = acc.l2_words
+        self.history: list[tuple[int, float, float, float]] = []  # (evaluations, best, its energy, its cycles)
 
     @property
     def left(self) -> int:
         return self.budget - self.used
 
-    def evaluate(self, genomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(fitness = log objective, inf where invalid; overflow = log of the worst tile/capacity ratio)."""
-        genomes = genomes[:self.left]
-        factors, orders = self.encoder.decode_batch(genomes)
-        stats = evaluate_mappings(self.layer, self.acc, factors, orders)
-        self.used += len(genomes)
-        ok = stats[:, 0] == 0
+    def record(self, stats: np.ndarray, ok: np.ndarray, arrays: tuple[np.ndarray, ...]) -> np.ndarray:
+        """Count a costed batch, keep its best valid mapping if it is the best so far; fitness = log objective
+        (inf where invalid)."""
+        self.used += len(stats)
         self.valid += int(ok.sum())
         values = np.where(ok, stats[:, self.col], np.inf)
         if ok.any():
             i = int(np.argmin(values))
             if values[i] < self.best_value:
                 self.best_value = float(values[i])
-                self.best_arrays = (factors[i].copy(), orders[i].copy())
+                self.best_arrays = tuple(a[i].copy() for a in arrays)
                 self.best_stats = stats[i].copy()
         if self.best_stats is None:
             self.history.append((self.used, math.inf, math.inf, math.inf))
         else:
-            self.history.append((self.used, self.best_value, float(self.best_stats[_ENERGY]),
-                                 float(self.best_stats[_CYCLES])))
-        fitness = np.full(len(genomes), np.inf)
+            self.history.append((self.used, self.best_value, float(self.best_stats[self._energy_col]),
+                                 float(self.best_stats[self._cycles_col])))
+        fitness = np.full(len(stats), np.inf)
         fitness[ok] = np.log(values[ok])
+        return fitness
+
+
+class _Tracker(BestSoFar):
+    """Evaluates genomes in batches, counts the budget and keeps the best valid mapping."""
+
+    def __init__(self, layer: ConvLayer, acc, encoder: MappingEncoder, objective: str, budget: int):
+        super().__init__(budget, STAT_INDEX[objective], _ENERGY, _CYCLES)
+        self.layer, self.acc, self.encoder = layer, acc, encoder
+        self.l1_words = acc.l1_words
+        self.l2_words = acc.l2_words
+
+    def evaluate(self, genomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(fitness = log objective, inf where invalid; overflow = log of the worst tile/capacity ratio)."""
+        genomes = genomes[:self.left]
+        factors, orders = self.encoder.decode_batch(genomes)
+        stats = evaluate_mappings(self.layer, self.acc, factors, orders)
+        fitness = self.record(stats, stats[:, 0] == 0, (factors, orders))
         tiles = stats[:, _TILE]
         ratio = np.maximum(tiles[:, :3].sum(axis=1) / self.l1_words, tiles[:, 3:].sum(axis=1) / self.l2_words)
         overflow = np.log(np.maximum(ratio, 1.0)) + 1.0  # ≥ 1 for any invalid sample

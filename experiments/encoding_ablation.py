@@ -35,6 +35,7 @@ import pandas as pd  # noqa: E402
 
 from cost_model.accelerator import load_accelerator  # noqa: E402
 from cost_model.hierarchy_yaml import is_hierarchy_file, load_hierarchy  # noqa: E402
+from mapping.nest_network_search import NEST_STARTS  # noqa: E402
 from mapping.nest_search import search_nest_layer  # noqa: E402
 from mapping.search import search_layer  # noqa: E402
 from nn_space.zoo import get_network  # noqa: E402
@@ -61,8 +62,7 @@ def run_one(task: tuple[str, str, str, int, int, str]) -> list[dict]:
     t = time.perf_counter()
     for layer, count in net.unique_layers():
         if hier:  # no dataflow field on a hierarchy: 'default' starts at the best of the dataflows' defaults
-            res = search_nest_layer(layer, acc, budget=budget, seed=seed, method=method,
-                                    x0="best-default" if x0 == "default" else x0)
+            res = search_nest_layer(layer, acc, budget=budget, seed=seed, method=method, x0=NEST_STARTS[x0])
         else:
             res = search_layer(layer, acc, budget=budget, seed=seed, method=method, x0=x0)
         hist = np.array(res.history)

@@ -160,17 +160,20 @@ class HierarchySpace:
                 return shared_gene if b.tensor is None else tensor_genes[b.tensor]
         raise KeyError(b)
 
-    def _budgets(self, buffers: list[_Buffer], instances: list[int]):
-        """For each buffer in order: (lo, hi) given what the earlier ones took (generator, send the size)."""
+    def _allocate(self, buffers: list[_Buffer], instances: list[int], pick) -> dict[tuple[int, str | None], int]:
+        """Size the buffers in order: ``pick(buffer, lo, hi)`` chooses each size in [lo, hi], hi being what the
+        on-chip cap leaves once the earlier ones are sized and every later one keeps its smallest size."""
         left = self.caps.onchip_bytes
         reserve = [0.0] * (len(buffers) + 1)
         for k in range(len(buffers) - 1, -1, -1):
             reserve[k] = reserve[k + 1] + buffers[k].lo * instances[buffers[k].level]
+        sizes = {}
         for k, b in enumerate(buffers):
             inst = instances[b.level]
             hi = int((left - reserve[k + 1]) // inst // b.step * b.step)
-            size = yield b.lo, max(b.lo, hi)
+            sizes[(b.level, b.tensor)] = size = pick(b, b.lo, max(b.lo, hi))
             left -= size * inst
+        return sizes
 
     # --- decoding -----------------------------------------------------------------------------
     def decode(self, genome: np.ndarray, name: str | None = None) -> Hierarchy:
@@ -181,15 +184,7 @@ class HierarchySpace:
         split = {i: g[s] >= 0.5 for i, s, _, _ in self._levels if s is not None}
         instances = self._instances(fanouts)
         buffers = self._order(split)
-        sizes: dict[tuple[int, str | None], int] = {}
-        plan = self._budgets(buffers, instances)
-        lo, hi = next(plan)
-        for k, b in enumerate(buffers):
-            sizes[(b.level, b.tensor)] = _log_pick(lo, hi, b.step, g[self._gene_of(b)])
-            try:
-                lo, hi = plan.send(sizes[(b.level, b.tensor)])
-            except StopIteration:
-                pass
+        sizes = self._allocate(buffers, instances, lambda b, lo, hi: _log_pick(lo, hi, b.step, g[self._gene_of(b)]))
         return self._build(fanouts, split, sizes, name)
 
     def _instances(self, fanouts: dict[int, list[ArrayDim]]) -> list[int]:
@@ -260,17 +255,14 @@ class HierarchySpace:
                 g[s] = 0.75 if split[i] else 0.25
         instances = self._instances(fanouts)
         buffers = self._order(split)
-        plan = self._budgets(buffers, instances)
-        lo, hi = next(plan)
-        for b in buffers:
+
+        def snap(b: _Buffer, lo: int, hi: int) -> int:
             lv = hier.levels[b.level]
-            want = lv.capacity_bytes(b.tensor) if b.tensor else lv.size_bytes
-            size = _snap(want, lo, hi, b.step)
+            size = _snap(lv.capacity_bytes(b.tensor) if b.tensor else lv.size_bytes, lo, hi, b.step)
             g[self._gene_of(b)] = _log_gene(lo, hi, size)
-            try:
-                lo, hi = plan.send(size)
-            except StopIteration:
-                pass
+            return size
+
+        self._allocate(buffers, instances, snap)
         return g
 
     def start_genomes(self, warm_start: str = "baseline") -> list[np.ndarray]:

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Union
 
-import yaml
-
 from cost_model.accelerator import Accelerator, accelerator_from_dict, load_accelerator, save_accelerator
 from cost_model.evaluate import evaluate_network
 from cost_model.hierarchy import Hierarchy
-from cost_model.hierarchy_yaml import hierarchy_from_dict, hierarchy_to_dict, is_hierarchy_file, load_hierarchy
+from cost_model.hierarchy_yaml import (hierarchy_from_dict, hierarchy_to_dict, is_hierarchy_file, load_hierarchy,
+                                      save_hierarchy)
 from mapping.default_mapping import default_mapping
 from mapping.nest_network_search import NestMappingCache, default_nest_network, search_nest_network_best_of
 from mapping.network_search import MappingCache, SearchSettings, search_network_best_of
@@ -36,10 +35,7 @@ def design_from_dict(d: dict[str, Any], origin: str = "run store") -> Design:
 
 
 def save_design(design: Design, path: str | Path) -> None:
-    if isinstance(design, Hierarchy):
-        Path(path).write_text(yaml.safe_dump(hierarchy_to_dict(design), sort_keys=False))
-    else:
-        save_accelerator(design, path)
+    (save_hierarchy if isinstance(design, Hierarchy) else save_accelerator)(design, path)
 
 
 def design_space(baseline: Design, mode: str, axis_dims: int = 3, encoding: str = "importance",

@@ -20,7 +20,7 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 from naas.executor import DaskExecutor, InlineExecutor, LocalProcessExecutor  # noqa: E402
 from naas.run_store import RunStore  # noqa: E402
-from naas.sweep import run_sweep  # noqa: E402
+from naas.sweep_run import run_sweep  # noqa: E402
 from naas.sweep_spec import sweep_from_dict  # noqa: E402
 
 

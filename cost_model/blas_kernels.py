@@ -7,17 +7,21 @@ which picks its kernels by CPU. The AVX-512 kernels round differently in the las
 OPENBLAS_CORETYPE=Haswell every x86-64 CPU with AVX2 and FMA runs the same kernels, and the runs committed
 under experiments/results reproduce exactly.
 
-OpenBLAS reads OPENBLAS_CORETYPE once, when numpy is first imported, so this runs from the packages'
-``__init__`` before they import numpy; a program that imports numpy first should set the variable itself
-(child processes, e.g. ``--workers``, inherit it either way). A value the user set is left alone.
+OpenBLAS reads OPENBLAS_CORETYPE once, when numpy is first imported. Importing naas's packages changes
+nothing: the command line and ``naas.reproducible()`` (``reproducible`` below) pin the kernels and limit the
+threads, before numpy is imported where they can; a program that imports numpy first should set the variable
+itself (child processes, e.g. ``--workers``, inherit it either way). A value the user set is left alone.
 """
 from __future__ import annotations
 
+import logging
 import os
 import platform
+import sys
 from importlib import import_module
 
 PINNED_CORETYPE = "Haswell"
+log = logging.getLogger(__name__)
 
 
 def _cpu_flags() -> set[str]:
@@ -102,3 +106,23 @@ def limit_openblas_threads() -> int | None:
         if fn is not None:
             fn(1)
     return openblas_threads()
+
+
+def reproducible() -> dict[str, object]:
+    """Same seed, same numbers on any x86-64 machine: pin OpenBLAS's kernels and run it on one thread.
+
+    What the command line does first. Call it before importing numpy (directly or through naas's modules):
+    OpenBLAS reads its kernel setting once, when it loads; called later it still sets the variable for child
+    processes and limits the threads, and logs a warning when this process's kernels differ from the pinned
+    ones. Returns ``{"coretype": ..., "openblas_core": ..., "threads": ..., "pinned_in_process": bool}``.
+    """
+    numpy_loaded = "numpy" in sys.modules
+    coretype = pin_openblas_kernels()
+    threads = limit_openblas_threads()
+    core = openblas_core()
+    pinned = coretype is not None and (not numpy_loaded or (core or "").lower() == coretype.lower())
+    if coretype is not None and not pinned:
+        log.warning("numpy was imported before naas.reproducible(): this process runs OpenBLAS's %s kernels, "
+                    "not %s (seeds may round differently from other machines); call it first or set "
+                    "OPENBLAS_CORETYPE=%s before starting Python", core or "unknown", coretype, coretype)
+    return {"coretype": coretype, "openblas_core": core, "threads": threads, "pinned_in_process": pinned}

@@ -9,8 +9,10 @@ Per network, a ``full`` NAAS search under the baseline's resources with ``--enco
 the baseline as the space expresses it). experiments/encoding_ablation.py measures the encodings per layer,
 with a fixed accelerator; this one measures them where NAAS uses them, in the nested search. Reported: each
 search's best EDP (at its own inner budget and encoding), geomean over seeds, and index / importance.
-Each run is a resumable run folder under --out; rerunning continues or reuses them. Saves table.csv and
-convergence.png (best EDP vs designs, relative to the baseline).
+Each search is a resumable run folder under --runs (default runs/encoding_ablation_hardware, not committed),
+named by its baseline, network, encoding and seed; rerunning continues or reuses them (a run there of other
+settings is refused: pass another --runs, ``run_folders``). Saves runs.csv, table.csv and convergence.png
+(best EDP vs designs, relative to the baseline) in --out.
 """
 from __future__ import annotations
 
@@ -25,9 +27,9 @@ from pathlib import Path
 for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # one thread per process: the scripts run one process per core
 
-from cost_model.blas_kernels import pin_openblas_kernels  # noqa: E402
+import naas  # noqa: E402
 
-pin_openblas_kernels()  # before numpy loads (cost_model/blas_kernels.py)
+naas.reproducible()  # before numpy loads: pins OpenBLAS's kernels and threads
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -35,26 +37,36 @@ import pandas as pd  # noqa: E402
 from naas.hardware_search import HardwareSearchConfig, run_hardware_search  # noqa: E402
 from naas.run_store import RunStore  # noqa: E402
 
+try:  # imported as experiments.encoding_ablation_hardware (tests, python -m)
+    from experiments.run_folders import check_runs, default_runs, run_or_reuse  # noqa: E402
+except ModuleNotFoundError as exc:  # python experiments/encoding_ablation_hardware.py: this folder is on sys.path
+    if exc.name != "experiments":
+        raise
+    from run_folders import check_runs, default_runs, run_or_reuse  # noqa: E402
+
 NAAS_NETWORKS = ("vgg16", "resnet50", "unet", "mobilenetv2", "squeezenet", "mnasnet")
 ENCODINGS = ("importance", "index")
 
 
+def task_run(task: tuple) -> tuple[Path, HardwareSearchConfig]:
+    """(run folder, search config) of one search: every field given (the committed results' settings,
+    whatever ``HardwareSearchConfig``'s defaults are); no final re-costing."""
+    baseline, network, encoding, seed, budget, inner, popsize, runs = task
+    cfg = HardwareSearchConfig(baseline=baseline, networks=(network,), mode="full", budget=budget, seed=seed,
+                               inner_budget=inner, popsize=popsize, sigma0=0.3, axis_dims=3, final_budget=0,
+                               encoding=encoding, warm_start="baseline", elite_mutants=0, elite_sigma=0.05,
+                               inner_start="default", inner_sigma0=0.25, final_portfolio=False)
+    return Path(runs) / f"{baseline}-{network}-{encoding}-seed{seed}", cfg
+
+
 def run_one(task: tuple) -> dict:
     """One search (run or resume); its best-so-far trace and the baseline's EDP under the same encoding."""
-    baseline, network, encoding, seed, budget, inner, popsize, out = task
-    folder = Path(out) / f"{network}-{encoding}-seed{seed}"
-    exists = (folder / RunStore.FILE).exists()
-    cfg = HardwareSearchConfig(baseline=baseline, networks=(network,), mode="full", budget=budget, seed=seed,
-                               inner_budget=inner, popsize=popsize, final_budget=None, encoding=encoding)
-    t = time.perf_counter()
-    run_hardware_search(None if exists else cfg, folder, resume=exists)
-    wall = time.perf_counter() - t
-    store = RunStore(folder)
-    try:
+    _, network, encoding, seed, *_ = task
+    folder, cfg = task_run(task)
+    wall = run_or_reuse(folder, cfg, run_hardware_search)
+    with RunStore(folder, create=False) as store:
         d = store.designs()
         best = store.best()
-    finally:
-        store.close()
     base = float(d[d.generation == -1].fitness.iloc[0])
     searched = d[d.generation >= 0].fitness.fillna(np.inf).to_numpy()
     return {"network": network, "encoding": encoding, "seed": seed, "designs": len(searched),
@@ -76,7 +88,11 @@ def main(argv=None) -> int:
     p.add_argument("--popsize", type=int, default=8)
     p.add_argument("--inner-budget", type=int, default=300)
     p.add_argument("--workers", type=int, default=2, help="searches run in parallel, one per process")
-    p.add_argument("--out", default="experiments/results/encoding_ablation_hardware")
+    p.add_argument("--runs", default=None,
+                   help="folder of the run folders, made there if absent and reused if present (default "
+                        "runs/encoding_ablation_hardware, with --quick runs/encoding_ablation_hardware/quick)")
+    p.add_argument("--out", default="experiments/results/encoding_ablation_hardware",
+                   help="where runs.csv, table.csv and convergence.png are written")
     p.add_argument("--quick", action="store_true", help="tiny budgets (smoke test)")
     args = p.parse_args(argv)
     networks = [n.strip() for n in args.networks.split(",") if n.strip()]
@@ -84,9 +100,11 @@ def main(argv=None) -> int:
         args.budget, args.popsize, args.inner_budget, args.seeds = 5, 4, 40, 1
         networks = networks[:1]
     out = Path(args.out)
-    (out / "runs").mkdir(parents=True, exist_ok=True)
-    tasks = [(args.baseline, n, enc, s, args.budget, args.inner_budget, args.popsize, str(out / "runs"))
+    out.mkdir(parents=True, exist_ok=True)
+    runs = Path(args.runs) if args.runs else default_runs("encoding_ablation_hardware", args.quick)
+    tasks = [(args.baseline, n, enc, s, args.budget, args.inner_budget, args.popsize, str(runs))
              for n in networks for s in range(args.seeds) for enc in ENCODINGS]
+    check_runs(task_run(t) for t in tasks)  # before any search starts: no run of other settings is reused
     t = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as ex:
         runs = list(ex.map(run_one, tasks))

@@ -1,8 +1,9 @@
 """How well the inner mapping search ranks hardware designs (issue 5): each start and step size of the
 per-layer CMA-ES at the search's inner budget, against the same designs costed at the final budget.
 
-    python experiments/inner_ranking.py                  # designs of the committed co-search run
-    python experiments/inner_ranking.py --quick          # smoke run
+    python experiments/inner_ranking.py --ofa-data ../shared/data/ofa     # designs of the co-search experiment's run
+    python experiments/inner_ranking.py --run R          # designs of the co-search run in folder R
+    python experiments/inner_ranking.py --quick --ofa-data ../shared/data/ofa   # smoke run
 
 A co-search ranks designs by costs from a small inner budget (300 mapping evaluations per layer shape) and
 reports the best one re-costed at 2,000; a ranking that follows the 2,000-evaluation costs picks better
@@ -12,7 +13,14 @@ mapping search vary). For each variant (start, sigma0) and mapping seed: the geo
 EDP(inner budget) / EDP(final budget) (1 = the inner search already finds the final mappings), Spearman's
 rank correlation with the final-budget EDPs, and the regret of the design it ranks first (its final-budget
 EDP over the best design's). The final-budget costs use the dataflow's default start, sigma0 0.25 (the
-original settings). Saves table.csv and designs.csv.
+original settings). Saves table.csv and designs.csv in --out.
+
+The co-search run: ``--run`` (any co-search run folder, read only), else the ``cosearch`` run of
+experiments/cosearch_resnet50_eyeriss.py in ``--runs`` (default its own, runs/cosearch_resnet50_eyeriss, or
+runs/cosearch_resnet50_eyeriss/quick with --quick), made there with that experiment's settings (its --quick
+ones with --quick; OFA's predictor files from --ofa-data; 602 designs, about 20 minutes on 2 cores) if
+absent, and reused if present. The committed results in experiments/results/inner_ranking come from an
+earlier co-search run (docs/search.md), passed with --run.
 """
 from __future__ import annotations
 
@@ -27,9 +35,9 @@ from pathlib import Path
 for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # one thread per process: the scripts run one process per core
 
-from cost_model.blas_kernels import pin_openblas_kernels  # noqa: E402
+import naas  # noqa: E402
 
-pin_openblas_kernels()  # before numpy loads (cost_model/blas_kernels.py)
+naas.reproducible()  # before numpy loads: pins OpenBLAS's kernels and threads
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -39,6 +47,13 @@ from cost_model.evaluate import NetworkEvaluationError  # noqa: E402
 from mapping.network_search import MappingCache, SearchSettings, search_network  # noqa: E402
 from naas.run_store import NoRunError, RunStore  # noqa: E402
 from nn_space.ofa_spaces import get_space  # noqa: E402
+
+try:  # imported as experiments.inner_ranking (tests, python -m)
+    from experiments import cosearch_resnet50_eyeriss  # noqa: E402
+except ModuleNotFoundError as exc:  # python experiments/inner_ranking.py: this folder is on sys.path
+    if exc.name != "experiments":
+        raise
+    import cosearch_resnet50_eyeriss  # noqa: E402
 
 VARIANTS = (("default", 0.25), ("default", 0.15), ("best-default", 0.25), ("best-default", 0.15))
 
@@ -63,10 +78,26 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
+def cosearch_run(args: argparse.Namespace) -> Path:
+    """The co-search run of experiments/cosearch_resnet50_eyeriss.py in --runs, made there if absent."""
+    co_argv = ["--workers", str(args.workers)] + (["--quick"] if args.quick else [])
+    co_argv += (["--runs", args.runs] if args.runs else []) + (["--ofa-data", args.ofa_data] if args.ofa_data else [])
+    co_args = cosearch_resnet50_eyeriss.parse_args(co_argv)
+    cosearch_resnet50_eyeriss.run_searches(co_args, which=("cosearch",))
+    return co_args.runs / "cosearch"
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--run", default="experiments/results/cosearch_resnet50_eyeriss/cosearch",
-                   help="a co-search run folder (its designs and best subnet)")
+    p.add_argument("--run", default=None,
+                   help="a co-search run folder (its designs and best subnet), read as it is (default: the "
+                        "'cosearch' run in --runs)")
+    p.add_argument("--runs", default=None,
+                   help="the run folders of experiments/cosearch_resnet50_eyeriss.py; its co-search is made there "
+                        f"if absent (default runs/{cosearch_resnet50_eyeriss.EXPERIMENT}, with --quick "
+                        f"runs/{cosearch_resnet50_eyeriss.EXPERIMENT}/quick)")
+    p.add_argument("--ofa-data", default=None,
+                   help="folder with OFA's predictor files ($NAAS_OFA_DATA), to make the co-search run")
     p.add_argument("--top", type=int, default=12, help="the run's best designs")
     p.add_argument("--random", type=int, default=24, help="designs drawn from the later half of the run")
     p.add_argument("--designs-file", default=None,
@@ -85,16 +116,17 @@ def main(argv=None) -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    run = args.run or cosearch_run(args)
 
     try:
-        store = RunStore(args.run, create=False)
+        store = RunStore(run, create=False)
     except NoRunError as exc:
         raise SystemExit(f"--run: {exc}") from None
-    try:
-        if store.get_meta("kind") != "cosearch":
-            raise SystemExit(f"--run: {args.run!r} holds no co-search")
+    with store:
+        if store.kind != "cosearch":
+            raise SystemExit(f"--run: {str(run)!r} holds no co-search")
         space_name = store.get_meta("config")["space"]
-        d = pd.read_sql_query("SELECT id, generation, fitness, accelerator FROM designs", store.db)
+        d = pd.DataFrame(store.records(), columns=["id", "generation", "fitness", "accelerator"])
         d = d[(d.generation >= 0) & d.fitness.notna()].sort_values(["fitness", "id"])
         top = d.head(args.top)
         later = d.iloc[args.top:]
@@ -103,9 +135,7 @@ def main(argv=None) -> int:
         drawn = later.iloc[np.sort(rng.choice(len(later), min(args.random, len(later)), replace=False))]
         chosen = pd.concat([top, drawn])
         subnet = store.design_subnets(int(top.id.iloc[0]))[0]["config"]
-    finally:
-        store.close()
-    accs = [json.loads(a) for a in chosen.accelerator]
+    accs = list(chosen.accelerator)
     what = f"{len(top)} best, {len(drawn)} drawn from generations >= {d.generation.max() // 2}"
     if args.designs_file:
         accs = [a.get("acc", a) for a in json.loads(Path(args.designs_file).read_text())]
@@ -143,7 +173,7 @@ def main(argv=None) -> int:
         per_design[f"{start} {sigma0:g} s{seed}"] = edps
     per_design.to_csv(out / "designs.csv", index=False)
     print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
-    print(f"\n{len(accs)} designs ({what}); subnet: the best of {args.run} ({subnet})")
+    print(f"\n{len(accs)} designs ({what}); subnet: the best of {run} ({subnet})")
     print(f"inner budget {args.inner_budget}, final budget {args.final_budget} (default start, sigma0 0.25, "
           f"seed {seeds[0]}); {wall:.0f} s on {args.workers} workers")
     return 0

@@ -8,14 +8,18 @@
     python experiments/naas_vs_baselines.py --quick                # smoke run
     python experiments/naas_vs_baselines.py --budget 160 --seeds 3 --warm-start dataflows --elite-mutants 2 \
         --inner-start best-default --inner-sigma0 0.15 --final-portfolio \
-        --out experiments/results/naas_vs_baselines_current --baseline-mapping dataflow,best \
-        --tables-out experiments/results/paper_comparison            # the paper's setting and the strict one
+        --runs runs/naas_vs_baselines_current --out experiments/results/naas_vs_baselines_current \
+        --baseline-mapping dataflow,best --tables-out experiments/results/paper_comparison   # both settings
 
-Each (baseline, mode, seed) is one resumable run folder under --out: rerunning the script continues
-unfinished runs and reuses finished ones. Prints speedup, energy saving and EDP reduction (geomean over the
-baseline's networks; baseline and best design re-costed with --final-budget) next to the paper's and next to
-the most any design within the baseline's #PEs, DRAM bandwidth and energy table could reach in this model
-("max speedup", "max energy saving": naas.bounds), and saves a bar chart.
+Each (baseline, networks, mode, seed) is one resumable run folder under --runs (default
+runs/naas_vs_baselines, not committed), named by them (``eyeriss-full-mobilenetv2+squeezenet+mnasnet-seed0``):
+rerunning the script continues unfinished runs and reuses finished ones. One --runs folder holds runs of one
+set of search settings (budgets, warm start, elite mutants, inner start, re-costing): a run found there with
+other settings is refused, not reused; pass another --runs for other settings (``run_folders``). Prints
+speedup, energy saving and EDP reduction (geomean over the baseline's networks; baseline and best design
+re-costed with --final-budget) next to the paper's and next to the most any design within the baseline's
+#PEs, DRAM bandwidth and energy table could reach in this model ("max speedup", "max energy saving":
+naas.bounds), and saves a bar chart; summary.csv and summary.png go to --out.
 
 ``--baseline-mapping`` (one or both of ``dataflow``, ``best``, comma-separated) says which mapping the
 baseline is costed at, the searched design being costed as before (the run's final re-costing of its best
@@ -36,7 +40,6 @@ A further baseline setting (e.g. the baseline's published storage hierarchy) is 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -46,9 +49,9 @@ from pathlib import Path
 for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # one thread per process: the scripts run one process per core
 
-from cost_model.blas_kernels import pin_openblas_kernels  # noqa: E402
+import naas  # noqa: E402
 
-pin_openblas_kernels()  # before numpy loads (cost_model/blas_kernels.py)
+naas.reproducible()  # before numpy loads: pins OpenBLAS's kernels and threads
 
 import pandas as pd  # noqa: E402
 
@@ -67,6 +70,13 @@ from naas.report import comparison_table, final_costs_of  # noqa: E402
 from naas.run_store import RunStore  # noqa: E402
 from nn_space.zoo import get_network  # noqa: E402
 
+try:  # imported as experiments.naas_vs_baselines (tests, python -m)
+    from experiments.run_folders import check_runs, default_runs, run_or_reuse  # noqa: E402
+except ModuleNotFoundError as exc:  # python experiments/naas_vs_baselines.py: this folder is on sys.path
+    if exc.name != "experiments":
+        raise
+    from run_folders import check_runs, default_runs, run_or_reuse  # noqa: E402
+
 SETTINGS = ("dataflow", "best")  # --baseline-mapping: the paper's setting, the strict one
 RATIOS = ("speedup", "energy saving", "EDP reduction", "max speedup", "max energy saving", "of bound")
 
@@ -82,25 +92,30 @@ def array_label(design: dict) -> str:
     return " x ".join(f"{a['size']}({a.get('dim') or '/'.join(a['dims'])})" for a in axes)
 
 
-def run_folder(out: str | Path, baseline: str, networks: tuple[str, ...], mode: str, seed: int,
-               warm_start: str = "baseline", mutants: int = 0,
-               inner_start: tuple = ("default", 0.25, False)) -> Path:
-    """The run folder of one (baseline, networks, mode, seed) and search settings under ``out``."""
-    own = "" if tuple(networks) == paper_entry(baseline)[0] else "-" + "+".join(networks)
-    start = ("" if warm_start == "baseline" else f"-{warm_start}") + (f"-mutants{mutants}" if mutants else "")
+def run_folder(runs: str | Path, baseline: str, networks: tuple[str, ...], mode: str, seed: int) -> Path:
+    """The run folder of one (baseline, networks, mode, seed) under ``runs`` (the search settings are the
+    folder's: ``run_folders``)."""
+    return Path(runs) / f"{baseline}-{mode}-{'+'.join(networks)}-seed{seed}"
+
+
+def search_config(baseline: str, networks: tuple[str, ...], mode: str, seed: int, budget: int, inner: int,
+                  final: int, warm_start: str, mutants: int, inner_start: tuple) -> HardwareSearchConfig:
+    """The search of one run: every field given (the committed results' settings are this script's
+    defaults, whatever ``HardwareSearchConfig``'s are)."""
     x0, sigma0, portfolio = inner_start
-    if (x0, sigma0, portfolio) != ("default", 0.25, False):
-        start += f"-inner-{x0}{sigma0:g}" + ("-portfolio" if portfolio else "")
-    return Path(out) / f"{baseline}-{mode}{own}{start}-seed{seed}"
+    return HardwareSearchConfig(baseline=baseline, networks=tuple(networks), mode=mode, budget=budget, seed=seed,
+                                inner_budget=inner, popsize=None, sigma0=0.3, axis_dims=3, final_budget=final,
+                                encoding="importance", warm_start=warm_start, elite_mutants=mutants,
+                                elite_sigma=0.05, inner_start=x0, inner_sigma0=sigma0, final_portfolio=portfolio)
 
 
 # --- the baseline's costs per setting: {network: network_summary} ----------------------------------------
 def stored_baseline(store: RunStore) -> Design:
     """The baseline the run was searched under, as the run stored it (its design of generation -1)."""
-    row = store.db.execute("SELECT accelerator FROM designs WHERE generation = -1").fetchone()
-    if row is None:
+    record = store.baseline()
+    if record is None:
         raise ValueError(f"{store.folder}: the run holds no baseline design")
-    return design_from_dict(json.loads(row[0]), origin=f"{store.folder} (baseline)")
+    return design_from_dict(record["accelerator"], origin=f"{store.folder} (baseline)")
 
 
 def baseline_at_dataflow(store: RunStore, config: HardwareSearchConfig) -> dict[str, dict]:
@@ -161,10 +176,10 @@ def bounds_of(network: str, acc: Design) -> dict[str, float]:
     return {"cycles": cycles, "energy": energy, "DRAM-bound share": dram_cycles / cycles}
 
 
-def setting_table(base: dict[str, dict], naas: dict[str, dict], bounds: dict[str, dict]) -> pd.DataFrame:
+def setting_table(base: dict[str, dict], searched: dict[str, dict], bounds: dict[str, dict]) -> pd.DataFrame:
     """Per network and geomean: baseline (in one setting) vs the searched design, and the bounds."""
     rows = []
-    for net, s in naas.items():
+    for net, s in searched.items():
         b, bd = base[net], bounds[net]
         rows.append({"network": net, "baseline EDP": b["edp"], "NAAS EDP": s["edp"],
                      "speedup": b["cycles"] / s["cycles"], "energy saving": b["energy"] / s["energy"],
@@ -186,45 +201,33 @@ def geomean(values) -> float:
 
 def compare_settings(folder: str | Path, settings: tuple[str, ...]) -> dict[str, pd.DataFrame]:
     """{setting: setting_table} of one finished run folder."""
-    store = RunStore(folder, create=False)
-    try:
+    with RunStore(folder, create=False) as store:
         config = HardwareSearchConfig.from_dict(store.get_meta("config"))
         acc = stored_baseline(store)
         if design_to_dict(acc) != design_to_dict(load_design(config.baseline)):
             print(f"warning: {folder}: the baseline stored in the run differs from {config.baseline!r} as "
                   "loaded now; costing the stored one", file=sys.stderr)
-        naas = naas_costs(store)
-        bounds = {n: bounds_of(n, acc) for n in naas}
-        return {s: setting_table(BASELINE_MAPPINGS[s](store, config), naas, bounds) for s in settings}
-    finally:
-        store.close()
+        searched = naas_costs(store)
+        bounds = {n: bounds_of(n, acc) for n in searched}
+        return {s: setting_table(BASELINE_MAPPINGS[s](store, config), searched, bounds) for s in settings}
+
+
+def task_run(task: tuple) -> tuple[Path, HardwareSearchConfig]:
+    """(run folder, search config) of one task of ``main``."""
+    (baseline, networks, mode, seed, budget, inner, final, warm_start, mutants, inner_start, runs, _) = task
+    return (run_folder(runs, baseline, networks, mode, seed),
+            search_config(baseline, networks, mode, seed, budget, inner, final, warm_start, mutants, inner_start))
 
 
 def run_one(task: tuple) -> dict:
-    (baseline, networks, mode, seed, budget, inner, final, warm_start, mutants, inner_start, out,
-     *rest) = task
-    settings = rest[0] if rest else ()
+    baseline, networks, mode, seed, _, _, _, warm_start, mutants, inner_start, _, settings = task
     x0, sigma0, portfolio = inner_start
-    folder = run_folder(out, baseline, networks, mode, seed, warm_start, mutants, inner_start)
-    cfg = HardwareSearchConfig(baseline=baseline, networks=tuple(networks), mode=mode, budget=budget,
-                               seed=seed, inner_budget=inner, final_budget=final, warm_start=warm_start,
-                               elite_mutants=mutants, inner_start=x0, inner_sigma0=sigma0,
-                               final_portfolio=portfolio)
-    done = False
-    if (folder / RunStore.FILE).exists():
-        store = RunStore(folder)
-        done = store.count() >= budget
-        store.close()
-    if not done:
-        run_hardware_search(None if (folder / RunStore.FILE).exists() else cfg, folder,
-                            resume=(folder / RunStore.FILE).exists())
-    store = RunStore(folder)
-    try:
+    folder, cfg = task_run(task)
+    run_or_reuse(folder, cfg, run_hardware_search)
+    with RunStore(folder, create=False) as store:
         table = comparison_table(store).set_index("network")
         best = store.best()
         evaluated = store.count()
-    finally:
-        store.close()
     geo = table.loc["geomean"]
     row = {"baseline": baseline, "mode": mode, "seed": seed, "networks": ",".join(networks),
            "warm start": warm_start, "elite mutants": mutants,
@@ -265,20 +268,19 @@ def main(argv=None) -> None:
     ap.add_argument("--per-network", action="store_true",
                     help="one search per network (as the paper's per-network ablation), not one over all")
     ap.add_argument("--warm-start", choices=("baseline", "dataflows"), default="baseline",
-                    help="generation 0 of each search (see naas search --warm-start; the committed results: "
-                         "'baseline'); run folders get a '-dataflows' suffix")
+                    help="generation 0 of each search (see naas search --warm-start; default 'baseline', as in "
+                         "experiments/results/naas_vs_baselines; naas search: 'dataflows')")
     ap.add_argument("--elite-mutants", type=int, default=0,
                     help="per generation: mutants of the best design so far injected (see naas search "
-                         "--elite-mutants; the committed results: 0); run folders get a '-mutantsN' suffix")
+                         "--elite-mutants; default 0)")
     ap.add_argument("--inner-start", choices=STARTS, default="default",
-                    help="where each inner mapping search starts (see naas search --inner-start; the committed "
-                         "results: 'default'; naas search: 'best-default')")
+                    help="where each inner mapping search starts (see naas search --inner-start; default "
+                         "'default'; naas search: 'best-default')")
     ap.add_argument("--inner-sigma0", type=float, default=0.25,
-                    help="its CMA-ES step size (committed results: 0.25; naas search: 0.15)")
+                    help="its CMA-ES step size (default 0.25; naas search: 0.15)")
     ap.add_argument("--final-portfolio", action="store_true",
                     help="re-cost baseline and best design with the best of three mapping searches per layer "
-                         "shape (as naas search does by default); with a non-default inner start or this, run "
-                         "folders get an '-inner-START SIGMA0[-portfolio]' suffix")
+                         "shape (as naas search does by default); default: with the searches' own settings")
     ap.add_argument("--baseline-mapping", type=parse_settings, default=(),
                     help="the baseline's mapping: 'dataflow' (its dataflow's fixed mapping, the paper's "
                          "setting), 'best' (its best searched mapping, the strict setting) or 'dataflow,best' "
@@ -286,9 +288,15 @@ def main(argv=None) -> None:
     ap.add_argument("--tables-out", default="experiments/results/paper_comparison",
                     help="with --baseline-mapping: where its tables (CSV, Markdown) are written")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--out", default="experiments/results/naas_vs_baselines")
+    ap.add_argument("--runs", default=None,
+                    help="folder of the run folders, one per (baseline, networks, mode, seed), made there if "
+                         "absent and reused if present (default runs/naas_vs_baselines, with --quick "
+                         "runs/naas_vs_baselines/quick); one folder per set of search settings")
+    ap.add_argument("--out", default="experiments/results/naas_vs_baselines",
+                    help="where summary.csv and summary.png are written")
     ap.add_argument("--quick", action="store_true", help="one small network, 8 designs, inner budget 60")
     args = ap.parse_args(argv)
+    runs = Path(args.runs) if args.runs else default_runs("naas_vs_baselines", args.quick)
     tasks = []
     for b in args.baselines.split(","):
         nets = tuple(n.strip() for n in args.networks.split(",")) if args.networks else paper_entry(b)[0]
@@ -300,8 +308,9 @@ def main(argv=None) -> None:
                                   60 if args.quick else args.inner_budget,
                                   100 if args.quick else args.final_budget, args.warm_start,
                                   args.elite_mutants,
-                                  (args.inner_start, args.inner_sigma0, args.final_portfolio), args.out,
+                                  (args.inner_start, args.inner_sigma0, args.final_portfolio), str(runs),
                                   args.baseline_mapping))
+    check_runs(task_run(t) for t in tasks)  # before any search starts: no run of other settings is reused
     if args.jobs == 1:  # in this process: no worker process at all
         rows = [run_one(t) for t in tasks]
     else:

@@ -19,9 +19,9 @@ import math
 import sys
 from pathlib import Path
 
-from cost_model.blas_kernels import pin_openblas_kernels
+import naas  # noqa: E402
 
-pin_openblas_kernels()  # before numpy loads (cost_model/blas_kernels.py)
+naas.reproducible()  # before numpy loads: pins OpenBLAS's kernels and threads
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

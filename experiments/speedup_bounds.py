@@ -28,9 +28,9 @@ from pathlib import Path
 for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # one thread per process: the scripts run one process per core
 
-from cost_model.blas_kernels import pin_openblas_kernels  # noqa: E402
+import naas  # noqa: E402
 
-pin_openblas_kernels()  # before numpy loads (cost_model/blas_kernels.py)
+naas.reproducible()  # before numpy loads: pins OpenBLAS's kernels and threads
 
 import pandas as pd  # noqa: E402
 

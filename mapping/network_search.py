@@ -25,10 +25,8 @@ class SearchSettings:
         check_start(self.x0, self.sigma0)
 
     def describe(self) -> str:
-        start = ("" if (self.x0, self.sigma0) == ("default", 0.25)
-                 else f", start {self.x0}, sigma0 {self.sigma0:g}")
         return (f"searched per distinct layer shape ({self.method}, {self.budget} evaluations each, "
-                f"objective {self.objective}, seed {self.seed}{start})")
+                f"objective {self.objective}, seed {self.seed}, start {self.x0}, sigma0 {self.sigma0:g})")
 
 
 def check_start(x0: str, sigma0: float, fields: tuple[str, str] = ("x0", "sigma0")) -> None:

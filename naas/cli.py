@@ -9,22 +9,24 @@ from pathlib import Path
 
 from cost_model.accelerator import AcceleratorSpecError, builtin_accelerators, load_accelerator
 from cost_model.hierarchy import HierarchySpecError
-from cost_model.blas_kernels import limit_openblas_threads
+from cost_model.blas_kernels import reproducible
 from cost_model.energy import ENERGY_TABLES, get_energy_table
 from cost_model.evaluate import NetworkCost, NetworkEvaluationError, evaluate_network
 from cost_model.units import UnitError
 from mapping.default_mapping import default_mapping
 from mapping.network_search import SearchSettings, search_network
-from mapping.search import METHODS, OBJECTIVES, STARTS
+from mapping.search import METHODS, OBJECTIVES
 from mapping.spec import MappingSpecError
 from nn_space.accuracy import PredictorError
 from nn_space.layers import LayerSpecError
 from nn_space.zoo import NETWORKS, get_network
 
+from naas.config_options import add_config_options, build_config, given_options, names
+from naas.errors import NaasError, cli_message
 from naas.executor import ExecutorError
+from naas.progress import progress_bars
 from naas.sweep_spec import SweepSpecError
 
-SEARCH_BUDGET, COSEARCH_BUDGET = 60, 40  # default hardware designs of naas search / naas cosearch
 USER_ERRORS = (AcceleratorSpecError, HierarchySpecError, LayerSpecError, MappingSpecError, UnitError,
                PredictorError, ExecutorError, SweepSpecError)
 
@@ -34,16 +36,9 @@ class CliError(Exception):
 
 
 def _network(args):
-    if str(args.network).lower().endswith(".onnx"):
-        from nn_space.onnx_import import layers_from_onnx
-        shape = None
-        if args.input_size or args.batch != 1:
-            shape = (args.batch, 3, args.input_size or 224, args.input_size or 224)
-        return layers_from_onnx(args.network, input_shape=shape)
-    try:
-        return get_network(args.network, input_size=args.input_size, batch=args.batch)
-    except KeyError as exc:
-        raise CliError(exc.args[0]) from None
+    from naas.api import network
+
+    return network(args.network, input_size=args.input_size, batch=args.batch)
 
 
 def _accelerator(args):
@@ -110,36 +105,12 @@ def cmd_evaluate(args) -> int:
         return _evaluate(args)
     except NetworkEvaluationError as exc:
         if exc.partial.layers:  # print what was computed before reporting what was not
-            print(format_table(exc.partial))
+            nest = getattr(exc.partial, "hierarchy", None) is not None
+            print((format_nest_table if nest else format_table)(exc.partial))
             print(f"({len(exc.errors)} layer shape(s) could not be mapped: totals exclude them)")
         for message in exc.errors:
             print(f"naas: error: {message}", file=sys.stderr)
         return 2
-
-
-def _evaluate_hierarchy(args, net) -> int:
-    """naas evaluate on a general storage hierarchy (a file with a 'levels' list or an '-hier' built-in)."""
-    from cost_model.hierarchy_yaml import hierarchy_to_dict, load_hierarchy
-    from cost_model.nest_network import evaluate_nest_network
-    from mapping.nest_default import best_nest_default_mapping
-    from mapping.nest_search import NEST_METHODS, nest_search_mapper
-
-    hier = load_hierarchy(args.accelerator)
-    if args.energy:
-        raise CliError("--energy: not for a hierarchy file (give per-level energies or its energy.table)")
-    if args.mapping == "default":
-        source = "default: the lowest-EDP of the dataflow rules' mappings (mapping/nest_default.py; not searched)"
-        mapper = best_nest_default_mapping
-    else:
-        if args.budget < 1:
-            raise CliError(f"--budget: {args.budget} (allowed: >= 1 evaluation per layer shape)")
-        if args.method not in NEST_METHODS:
-            raise CliError(f"--method: {args.method!r} on a hierarchy (allowed: {', '.join(NEST_METHODS)})")
-        mapper = nest_search_mapper(args.budget, args.seed, args.method, args.objective, args.exact_factors)
-        source = (f"searched per layer shape ({args.method}, {args.budget} evaluations, seed {args.seed}"
-                  f"{', exact factors' if args.exact_factors else ''})")
-    cost = evaluate_nest_network(net, hier, mapper, mapping_source=source)
-    return _print_cost(args, cost, hierarchy_to_dict(hier), format_nest_table, hier.level_names)
 
 
 def _print_cost(args, cost, accelerator_doc: dict, table, names) -> int:
@@ -176,73 +147,36 @@ def _write_csv(args, cost) -> None:
 
 
 def _evaluate(args) -> int:
-    from cost_model.hierarchy_yaml import is_hierarchy_file
+    from naas.api import evaluate
+    from naas.designs import design_to_dict
 
-    if is_hierarchy_file(args.accelerator):
-        return _evaluate_hierarchy(args, _network(args))
-    if args.exact_factors:
-        raise CliError("--exact-factors: only for hierarchy files so far (the 3-level search pads freely)")
-    acc = _accelerator(args)
-    net = _network(args)
-    if args.mapping == "default":
-        source = (f"default {acc.dataflow} mapping (fixed heuristic, see mapping/default_mapping.py; "
-                  f"not searched)")
-        cost = evaluate_network(net, acc, default_mapping, mapping_source=source)
-    else:
-        if args.budget < 1:
-            raise CliError(f"--budget: {args.budget} (allowed: >= 1 evaluation per layer shape)")
-        settings = SearchSettings(budget=args.budget, seed=args.seed, method=args.method,
-                                  objective=args.objective)
-        cost = search_network(net, acc, settings)
-    return _print_cost(args, cost, acc.to_dict(), format_table, acc.parallel_dims)
+    result = evaluate(_network(args), args.accelerator, mapping=args.mapping, budget=args.budget, seed=args.seed,
+                      method=args.method, objective=args.objective, exact_factors=args.exact_factors,
+                      energy=args.energy)
+    cost = result.cost
+    hier = getattr(cost, "hierarchy", None)
+    if hier is not None:
+        return _print_cost(args, cost, design_to_dict(hier), format_nest_table, hier.level_names)
+    return _print_cost(args, cost, cost.accelerator.to_dict(), format_table, cost.accelerator.parallel_dims)
+
+
+def _config_and_folder(args, cls):
+    """(config built from the options given, new run folder), or (None, the folder to resume)."""
+    if args.resume:
+        return None, args.resume
+    if not args.out:
+        raise CliError("--out: a run folder is required (or --resume RUN)")
+    return build_config(cls, given_options(cls, args)), args.out
 
 
 def cmd_search(args) -> int:
-    from naas.hardware_search import (HardwareSearchConfig, RunFolderError, print_progress,
-                                      run_hardware_search)
-    from naas.hardware_space import MODES
+    from naas.hardware_search import HardwareSearchConfig, run_hardware_search
 
-    if args.resume:
-        config, folder = None, args.resume
-    else:
-        if not args.out:
-            raise CliError("--out: a run folder is required (or --resume RUN)")
-        if args.mode not in MODES:
-            raise CliError(f"--mode: {args.mode!r} (allowed: {', '.join(MODES)})")
-        args.budget = SEARCH_BUDGET if args.budget is None else args.budget
-        for name, value in (("--budget", args.budget), ("--inner-budget", args.inner_budget)):
-            if value < 1:
-                raise CliError(f"{name}: {value} (allowed: >= 1)")
-        if args.final_budget < 0:
-            raise CliError(f"--final-budget: {args.final_budget} (allowed: >= 0; 0 skips the re-costing)")
-        networks = tuple(n.strip() for n in args.networks.split(",") if n.strip())
-        for n in networks:
-            try:
-                get_network(n)
-            except KeyError as exc:
-                raise CliError(f"--networks: {exc.args[0]}") from None
-        from naas.designs import design_space, load_design
-        from naas.outer_loop import default_popsize
-        baseline = load_design(args.baseline)  # validate before creating the run folder
-        _check_inner_sigma0(args)
-        _check_elite_mutants(args, args.popsize or default_popsize(
-            design_space(baseline, args.mode, axis_dims=args.axis_dims, encoding=args.encoding).size))
-        config = HardwareSearchConfig(baseline=args.baseline, networks=networks, mode=args.mode,
-                                      budget=args.budget, seed=args.seed, inner_budget=args.inner_budget,
-                                      popsize=args.popsize, axis_dims=args.axis_dims,
-                                      final_budget=args.final_budget or None, encoding=args.encoding,
-                                      warm_start=args.warm_start, elite_mutants=args.elite_mutants,
-                                      elite_sigma=args.elite_sigma, inner_start=args.inner_start,
-                                      inner_sigma0=args.inner_sigma0, final_portfolio=args.final_portfolio)
-        folder = args.out
+    config, folder = _config_and_folder(args, HardwareSearchConfig)
     from naas.executor import make_executor
-    try:
-        with make_executor(args.workers, args.scheduler) as executor:
-            best = run_hardware_search(config, folder, resume=bool(args.resume),
-                                       progress=None if args.quiet else print_progress, executor=executor,
-                                       budget=args.budget if args.resume else None)
-    except RunFolderError as exc:
-        raise CliError(str(exc)) from None
+    with make_executor(args.workers, args.scheduler) as executor, progress_bars(args.quiet) as progress:
+        best = run_hardware_search(config, folder, resume=bool(args.resume), progress=progress,
+                                   executor=executor, budget=args.budget if args.resume else None)
     from naas.designs import load_design
     base = best["baseline_fitness"]
     acc = load_design(Path(folder) / "best.yaml")
@@ -264,63 +198,14 @@ def cmd_search(args) -> int:
     return 0
 
 
-def _min_accuracy(text: str | None) -> float | None:
-    """--min-accuracy: 'reference' (default), a fraction (0.81) or a percentage (81.0)."""
-    if text is None or text == "reference":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise CliError(f"--min-accuracy: {text!r} is not a number (allowed: 'reference', a fraction such as "
-                       f"0.81 or a percentage such as 81)") from None
-    value = value / 100 if value > 1 else value
-    if not 0 < value < 1:
-        raise CliError(f"--min-accuracy: {text} (allowed: 0-1 as a fraction or 1-100 as a percentage)")
-    return value
-
-
 def cmd_cosearch(args) -> int:
-    from naas.cosearch import CosearchConfig, run_cosearch
+    from naas.joint_search import CosearchConfig, run_cosearch
     from naas.executor import make_executor
-    from naas.hardware_search import RunFolderError, print_progress
-    from nn_space.ofa_spaces import get_space
 
-    if args.resume:
-        config, folder = None, args.resume
-    else:
-        if not args.out:
-            raise CliError("--out: a run folder is required (or --resume RUN)")
-        args.budget = COSEARCH_BUDGET if args.budget is None else args.budget
-        for name, value in (("--budget", args.budget), ("--inner-budget", args.inner_budget),
-                            ("--subnet-population", args.subnet_population),
-                            ("--subnet-generations", args.subnet_generations)):
-            if value < 1:
-                raise CliError(f"{name}: {value} (allowed: >= 1)")
-        if args.final_budget < 0:
-            raise CliError(f"--final-budget: {args.final_budget} (allowed: >= 0; 0 skips the re-costing)")
-        get_space(args.space)
-        from naas.designs import load_design
-        load_design(args.baseline)
-        _check_elite_mutants(args, args.popsize)
-        _check_inner_sigma0(args)
-        config = CosearchConfig(space=args.space, baseline=args.baseline,
-                                min_accuracy=_min_accuracy(args.min_accuracy),
-                                reference_network="resnet50" if args.space == "ofa-resnet50" else None,
-                                budget=args.budget, seed=args.seed, inner_budget=args.inner_budget,
-                                popsize=args.popsize, subnet_population=args.subnet_population,
-                                subnet_generations=args.subnet_generations, axis_dims=args.axis_dims,
-                                final_budget=args.final_budget or None, warm_start=args.warm_start,
-                                elite_mutants=args.elite_mutants, elite_sigma=args.elite_sigma,
-                                inner_start=args.inner_start, inner_sigma0=args.inner_sigma0,
-                                final_portfolio=args.final_portfolio)
-        folder = args.out
-    try:
-        with make_executor(args.workers, args.scheduler) as executor:
-            best = run_cosearch(config, folder, resume=bool(args.resume), data_dir=args.ofa_data,
-                                budget=args.budget if args.resume else None,
-                                executor=executor, progress=None if args.quiet else print_progress)
-    except RunFolderError as exc:
-        raise CliError(str(exc)) from None
+    config, folder = _config_and_folder(args, CosearchConfig)
+    with make_executor(args.workers, args.scheduler) as executor, progress_bars(args.quiet) as progress:
+        best = run_cosearch(config, folder, resume=bool(args.resume), data_dir=args.ofa_data,
+                            budget=args.budget if args.resume else None, executor=executor, progress=progress)
     from naas.designs import load_design
     ref, sub = best["reference"], best["subnet"]
     acc = load_design(Path(folder) / "best.yaml")
@@ -341,9 +226,9 @@ def cmd_cosearch(args) -> int:
 
 
 def cmd_sweep(args) -> int:
+    from naas.config_checks import check_networks
     from naas.executor import make_executor
-    from naas.hardware_search import RunFolderError
-    from naas.sweep import SweepProgressPrinter, run_sweep
+    from naas.sweep_run import run_sweep
     from naas.sweep_spec import load_sweep
 
     if args.resume:
@@ -352,15 +237,11 @@ def cmd_sweep(args) -> int:
         if not args.out:
             raise CliError("--out: a run folder is required (or --resume RUN)")
         if not args.grid:
-            raise CliError("--grid: a sweep file is required (see README, 'Sweeps')")
+            raise CliError("--grid: a sweep file is required (see docs/sweeps.md)")
         networks = None
-        if args.networks:
-            networks = tuple(n.strip() for n in args.networks.split(",") if n.strip())
-            for n in networks:
-                try:
-                    get_network(n)
-                except KeyError as exc:
-                    raise CliError(f"--networks: {exc.args[0]}") from None
+        if args.networks is not None:
+            networks = names(args.networks)
+            check_networks(networks)
         spec = load_sweep(args.grid, networks=networks)
         changes = {}
         if args.samples is not None:
@@ -377,12 +258,8 @@ def cmd_sweep(args) -> int:
             changes["inner_budget"] = args.inner_budget
         spec = replace(spec, **changes)
         folder = args.out
-    try:
-        with make_executor(args.workers, args.scheduler) as executor:
-            done = run_sweep(spec, folder, resume=bool(args.resume), executor=executor,
-                             progress=None if args.quiet else SweepProgressPrinter())
-    except RunFolderError as exc:
-        raise CliError(str(exc)) from None
+    with make_executor(args.workers, args.scheduler) as executor, progress_bars(args.quiet) as progress:
+        done = run_sweep(spec, folder, resume=bool(args.resume), executor=executor, progress=progress)
     best, base = done["best"], done["baseline_fitness"]
     print(f"{done['designs']} designs ({done['evaluated']} evaluated now, the rest from the store)")
     if best is None:
@@ -573,72 +450,21 @@ def cmd_list(args) -> int:
     return 0
 
 
-#: --elite-mutants defaults (naas search, naas cosearch): measured with the co-search experiment's two searches,
-#: 3 seeds (README, "Elite mutants"): they raised the co-search, not the hardware-only search on ResNet-50
-ELITE_MUTANTS = {"search": 0, "cosearch": 2}
-
-
-def _add_elite_mutants(parser: argparse.ArgumentParser, command: str) -> None:
-    default = ELITE_MUTANTS[command]
-    parser.set_defaults(elite_mutants_default=default)
-    parser.add_argument("--elite-mutants", type=int, default=None,
-                        help="designs per generation proposed as Gaussian mutants of the best design so far, "
-                             f"injected into the CMA-ES population ({default}, or the population size - 1 if "
-                             "smaller; 0: none)")
-    parser.add_argument("--elite-sigma", type=float, default=0.05,
-                        help="their standard deviation per gene, genes being in [0, 1] (0.05)")
-
-
-def _check_elite_mutants(args, popsize: int) -> None:
-    """Resolves the --elite-mutants default for this population, then refuses bad values naming the option."""
-    from naas.outer_loop import check_elite_mutants
-    if args.elite_mutants is None:
-        args.elite_mutants = max(0, min(args.elite_mutants_default, popsize - 1))
-    try:
-        check_elite_mutants(args.elite_mutants, args.elite_sigma, popsize)
-    except ValueError as exc:  # "elite_mutants: ..." -> "--elite-mutants: ..."
-        field, _, rest = str(exc).partition(":")
-        raise CliError(f"--{field.replace('_', '-')}:{rest}") from None
-
-
-#: --inner-start / --inner-sigma0 defaults (both commands; experiments/inner_ranking.py): on 47 designs of earlier
-#: co-search runs (one subnet, ranking at 300 evaluations per layer shape against 2,000), best-default at sigma0 0.15 came 1.19x above
-#: the 2,000-evaluation EDP (default at 0.25: 1.39x) and ranked them closer (Spearman 0.82-0.85 vs 0.74-0.78); in
-#: the co-search experiment (3 seeds) it raised hardware-only search on ResNet-50 from 2.22x to 2.54x (geomean).
-#: HardwareSearchConfig and CosearchConfig keep default / 0.25, so stored runs and committed experiments reproduce.
-INNER_START = ("best-default", 0.15)
-
-
-def _add_inner_start(parser: argparse.ArgumentParser) -> None:
-    start, sigma0 = INNER_START
-    parser.add_argument("--inner-start", choices=STARTS, default=start,
-                        help="where each per-layer mapping search starts: 'default' (the dataflow's default "
-                             "mapping), 'best-default' (the best of every dataflow's default mapping on the "
-                             f"design) or 'random' ({start})")
-    parser.add_argument("--inner-sigma0", type=float, default=sigma0,
-                        help=f"initial CMA-ES step size of each mapping search, genes in [0, 1] ({sigma0:g})")
-
-
-def _add_final_portfolio(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--final-portfolio", action=argparse.BooleanOptionalAction, default=True,
-                        help="re-cost at --final-budget with, per layer shape, the best mapping of the "
-                             "search's own mapping search and those from 'default' and 'best-default' at "
-                             "sigma0 0.25 (default; --no-final-portfolio: the search's own only)")
-
-
-def _check_inner_sigma0(args) -> None:
-    if not 0 < args.inner_sigma0 <= 1:
-        raise CliError(f"--inner-sigma0: {args.inner_sigma0:g} (allowed: 0 < value <= 1)")
-
-
-def _add_warm_start(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--warm-start", choices=("baseline", "dataflows"), default="dataflows",
-                        help="generation 0: 'dataflows' (default): the baseline, and its resources as each built-in "
-                             "accelerator's connectivity at three L1 sizes, CMA-ES starting from the best; "
-                             "'baseline': the baseline alone")
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Where a run is written and evaluated: the options every search kind shares."""
+    parser.add_argument("--workers", type=int, default=1, help="local processes evaluating designs in parallel")
+    parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                        help="evaluate designs on this dask.distributed cluster instead of locally")
+    parser.add_argument("--out", default=None, metavar="RUN", help="new run folder")
+    parser.add_argument("--resume", default=None, metavar="RUN",
+                        help="continue the run in this folder (its stored config; --budget extends it)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from naas.joint_search import CosearchConfig
+    from naas.hardware_search import HardwareSearchConfig
+
     p = argparse.ArgumentParser(prog="naas", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     ev = sub.add_parser("evaluate", help="cost a network on an accelerator, layer by layer")
@@ -652,10 +478,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--mapping", choices=["search", "default"], default="search",
                     help="'search' (default): per-layer mapping search; 'default': the dataflow's fixed "
                          "heuristic mapping")
-    ev.add_argument("--budget", type=int, default=2000, help="evaluations per distinct layer shape (2000)")
-    ev.add_argument("--seed", type=int, default=0, help="search seed (same seed, same result)")
-    ev.add_argument("--method", choices=METHODS, default="cma-importance", help="mapping search method")
-    ev.add_argument("--objective", choices=OBJECTIVES, default="edp", help="what each layer's search minimizes")
+    ev.add_argument("--budget", type=int, default=SearchSettings.budget,
+                    help=f"evaluations per distinct layer shape ({SearchSettings.budget})")
+    ev.add_argument("--seed", type=int, default=SearchSettings.seed, help="search seed (same seed, same result)")
+    ev.add_argument("--method", choices=METHODS, default=SearchSettings.method,
+                    help=f"mapping search method ({SearchSettings.method})")
+    ev.add_argument("--objective", choices=OBJECTIVES, default=SearchSettings.objective,
+                    help=f"what each layer's search minimizes ({SearchSettings.objective})")
     ev.add_argument("--format", choices=["table", "json"], default="table")
     ev.add_argument("--csv", default=None, metavar="PATH", help="also write the per-layer results as CSV")
     ev.add_argument("--show-mappings", action="store_true", help="print each distinct layer's loop nest")
@@ -664,81 +493,25 @@ def build_parser() -> argparse.ArgumentParser:
                          "ZigZag take)")
     ev.set_defaults(func=cmd_evaluate)
     se = sub.add_parser("search", help="NAAS hardware search under a baseline's resources (resumable)")
-    se.add_argument("--baseline", default="eyeriss", help="accelerator whose #PEs and on-chip memory cap the search")
-    se.add_argument("--networks", default="resnet50", help="comma-separated built-in networks")
-    se.add_argument("--mode", default="full", help="sizing, connectivity or full (connectivity + mapping search)")
-    se.add_argument("--budget", type=int, default=None,
-                    help=f"hardware designs to evaluate (whole generations; {SEARCH_BUDGET}); with --resume: "
-                         "extend the run to this many")
-    se.add_argument("--seed", type=int, default=0)
-    se.add_argument("--inner-budget", type=int, default=500,
-                    help="mapping-search evaluations per distinct layer shape (full mode)")
-    se.add_argument("--popsize", type=int, default=None, help="CMA-ES population (default: cma's)")
-    se.add_argument("--axis-dims", type=int, choices=(1, 2, 3), default=3,
-                    help="loop dims one array axis may parallelize (3; 1 = the paper's space)")
-    se.add_argument("--final-budget", type=int, default=2000,
-                    help="re-cost the baseline and the best design with this many mapping evaluations per "
-                         "layer shape at the end (2000; 0: don't)")
-    se.add_argument("--encoding", choices=("importance", "index"), default="importance",
-                    help="how parallel dims and loop orders are encoded: 'importance' (NAAS) or 'index' "
-                         "(one gene over the 720 orders: the ablation baseline)")
-    _add_warm_start(se)
-    _add_elite_mutants(se, "search")
-    _add_inner_start(se)
-    _add_final_portfolio(se)
-    se.add_argument("--workers", type=int, default=1, help="local processes evaluating designs in parallel")
-    se.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
-                    help="evaluate designs on this dask.distributed cluster instead of locally")
-    se.add_argument("--out", default=None, metavar="RUN", help="new run folder")
-    se.add_argument("--resume", default=None, metavar="RUN", help="continue the run in this folder")
-    se.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_config_options(se, HardwareSearchConfig)
+    _add_run_options(se)
     se.set_defaults(func=cmd_search)
     co = sub.add_parser("cosearch", help="joint OFA subnet + accelerator + mapping search (resumable)")
-    co.add_argument("--space", default="ofa-resnet50", help="subnet space: ofa-resnet50 or ofa-mbv3-w1.2")
-    co.add_argument("--baseline", default="eyeriss", help="accelerator whose resources cap the search")
-    co.add_argument("--min-accuracy", default=None, metavar="A",
-                    help="accuracy bound: 'reference' (default: the predictor's value for ResNet-50's "
-                         "configuration, or the largest MobileNetV3), a fraction or a percentage")
-    co.add_argument("--budget", type=int, default=None,
-                    help=f"hardware designs (whole generations; {COSEARCH_BUDGET}); with --resume: extend the "
-                         "run to this many")
-    co.add_argument("--seed", type=int, default=0)
-    co.add_argument("--inner-budget", type=int, default=300, help="mapping-search evaluations per layer shape")
-    co.add_argument("--popsize", type=int, default=8, help="hardware CMA-ES population")
-    co.add_argument("--final-budget", type=int, default=2000,
-                    help="re-cost reference and best (subnet, design) at this mapping budget (0: don't)")
-    co.add_argument("--axis-dims", type=int, choices=(1, 2, 3), default=3,
-                    help="loop dims one array axis may parallelize (3; 1 = the paper's space)")
-    _add_warm_start(co)
-    _add_elite_mutants(co, "cosearch")
-    _add_inner_start(co)
-    _add_final_portfolio(co)
-    co.add_argument("--subnet-population", type=int, default=16, help="subnets per generation of the middle loop")
-    co.add_argument("--subnet-generations", type=int, default=4, help="middle-loop generations per design")
-    co.add_argument("--workers", type=int, default=1, help="local processes evaluating designs in parallel")
-    co.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
-                    help="evaluate designs on this dask.distributed cluster instead of locally")
+    add_config_options(co, CosearchConfig)
     co.add_argument("--ofa-data", default=None, metavar="DIR",
                     help="folder with OFA's predictor files (default: $NAAS_OFA_DATA)")
-    co.add_argument("--out", default=None, metavar="RUN", help="new run folder")
-    co.add_argument("--resume", default=None, metavar="RUN", help="continue the run in this folder")
-    co.add_argument("--quiet", action="store_true", help="no progress lines")
+    _add_run_options(co)
     co.set_defaults(func=cmd_cosearch)
     sw = sub.add_parser("sweep", help="grid or random sweep of accelerator parameters (resumable)")
     sw.add_argument("--grid", default=None, metavar="SWEEP.yaml",
-                    help="sweep file: base accelerator, parameters by dotted path, method (README: 'Sweeps')")
+                    help="sweep file: base accelerator, parameters by dotted path, method (docs/sweeps.md)")
     sw.add_argument("--networks", default=None, help="comma-separated built-in networks (default: the file's)")
     sw.add_argument("--samples", type=int, default=None, help="random sweep of N distinct combinations")
     sw.add_argument("--seed", type=int, default=None, help="random sampling and mapping-search seed")
     sw.add_argument("--mapping", choices=["search", "default"], default=None,
                     help="per-layer mapping search (the file's default: search) or the dataflow's default")
     sw.add_argument("--inner-budget", type=int, default=None, help="mapping-search evaluations per layer shape")
-    sw.add_argument("--workers", type=int, default=1, help="local processes evaluating designs in parallel")
-    sw.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
-                    help="evaluate designs on this dask.distributed cluster instead of locally")
-    sw.add_argument("--out", default=None, metavar="RUN", help="new run folder")
-    sw.add_argument("--resume", default=None, metavar="RUN", help="continue the sweep in this folder")
-    sw.add_argument("--quiet", action="store_true", help="no progress lines")
+    _add_run_options(sw)
     sw.set_defaults(func=cmd_sweep)
     tl = sub.add_parser("timeloop", help="Timeloop problem and mapping files: evaluate them here, or export")
     tls = tl.add_subparsers(dest="timeloop_command", required=True)
@@ -786,11 +559,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    limit_openblas_threads()
+    reproducible()  # pins the kernels too when numpy is not loaded yet (cost_model.blas_kernels)
     try:
         return args.func(args)
-    except (CliError, *USER_ERRORS) as exc:
-        print(f"naas: error: {exc}", file=sys.stderr)
+    except (CliError, NaasError, *USER_ERRORS) as exc:
+        print(f"naas: error: {cli_message(exc)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into a reader that stopped (e.g. head)
         import os

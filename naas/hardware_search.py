@@ -15,9 +15,8 @@ budget is counted in designs, the warm start included, and rounded up to whole g
 from __future__ import annotations
 
 import math
-import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -25,71 +24,74 @@ import numpy as np
 
 from cost_model.evaluate import NetworkEvaluationError
 from mapping.encoding import ENCODINGS
-from mapping.network_search import SearchSettings, check_start, final_portfolio, settings_label
+from mapping.network_search import SearchSettings
+from mapping.search import STARTS
 from nn_space.zoo import get_network
 
 from .designs import Design, NetworkCoster, design_from_dict, design_space, design_to_dict, energy_classes, \
     load_design, save_design
 
-from .environment import check_resumed_environment, record_environment
 from .executor import Executor, InlineExecutor
-from .hardware_space import WARM_STARTS
-from .outer_loop import (RunFolderError, SearchProgress, best_and_stored_final, check_elite_mutants,
-                         elite_mutants, extend_budget, run_generations,
-                         start_optimizer, stored_optimizer)
+from .config_checks import check_choice, check_counts, check_inner_start, check_networks, check_outer
+from .config_base import InnerSearches, StoredConfig
+from .config_options import option
+from .hardware_space import MODES, WARM_STARTS
+from .final_costs import record_final
+from .outer_loop import (SearchProgress, check_elite_mutants, default_popsize, elite_mutants,
+                         run_generations, start_optimizer, stored_optimizer)
+from .run_folder import open_run_folder
 from .run_store import RunStore
 
 
-@dataclass(frozen=True)
-class HardwareSearchConfig:
-    """Everything that determines a hardware search's result (stored in the run folder)."""
+KIND = "search"
 
-    baseline: str
-    networks: tuple[str, ...]
-    mode: str = "full"
-    budget: int = 60  # hardware designs (rounded up to whole generations)
-    seed: int = 0
-    inner_budget: int = 500  # mapping-search evaluations per distinct layer shape (full mode)
-    popsize: int | None = None
-    sigma0: float = 0.3
-    axis_dims: int = 3  # loop dims an array axis may parallelize (1: the paper's space)
-    final_budget: int | None = 2000  # re-cost baseline and best design with this mapping budget (None: don't)
-    encoding: str = "importance"  # of loop orders and parallel dims: 'importance' (NAAS) or 'index' (ablation)
-    warm_start: str = "baseline"  # generation 0: the baseline, or 'dataflows' (see HardwareSpace.start_genomes)
-    elite_mutants: int = 0  # per generation: mutants of the best design so far injected (outer_loop.elite_mutants)
-    elite_sigma: float = 0.05  # their std per gene (genes in [0, 1])
-    inner_start: str = "default"  # where each per-layer mapping search starts (mapping.search.STARTS)
-    inner_sigma0: float = 0.25  # its CMA-ES initial step size
-    final_portfolio: bool = False  # final re-costing: per layer shape, the best of final_portfolio() searches
+
+@dataclass(frozen=True)
+class HardwareSearchConfig(StoredConfig, InnerSearches):
+    """Everything that determines a hardware search's result (stored in the run folder); ``naas search``'s
+    options are built from these fields, so their defaults live here alone (``naas.config_options``)."""
+
+    baseline: str = option("eyeriss", "accelerator whose #PEs and on-chip memory cap the search (built-in name "
+                                      "or YAML file; a hierarchy such as eyeriss-hier too)")
+    networks: tuple[str, ...] = option(("resnet50",), "comma-separated built-in networks (fitness: geomean EDP)")
+    mode: str = option("full", "sizing, connectivity or full (connectivity + mapping search)", choices=MODES)
+    budget: int = option(60, "hardware designs to evaluate, rounded up to whole generations (with --resume: "
+                             "extend the run to this many)")
+    seed: int = option(0, "seed of the hardware and mapping searches (same seed, same result)")
+    inner_budget: int = option(500, "mapping-search evaluations per distinct layer shape (full mode)")
+    popsize: int | None = option(None, "hardware CMA-ES population (none: cma's default for the genes)", type=int)
+    sigma0: float = option(0.3, "initial CMA-ES step size of the hardware search, genes in [0, 1]")
+    axis_dims: int = option(3, "loop dims one array axis may parallelize (1: the paper's space)",
+                            choices=(1, 2, 3))
+    final_budget: int = option(2000, "re-cost the baseline and the best design with this many mapping "
+                                     "evaluations per layer shape at the end (0: don't)")
+    encoding: str = option("importance", "how parallel dims and loop orders are encoded: 'importance' (NAAS) "
+                                         "or 'index' (one gene over the orders: an ablation)", choices=ENCODINGS)
+    warm_start: str = option("dataflows", "generation 0: 'dataflows' (the baseline and its resources as each "
+                                          "built-in dataflow, CMA-ES from the best) or 'baseline' (it alone)",
+                             choices=WARM_STARTS)
+    elite_mutants: int = option(0, "designs per generation proposed as Gaussian mutants of the best design so "
+                                   "far, injected into the CMA-ES population (0: none)")
+    elite_sigma: float = option(0.05, "their standard deviation per gene, genes in [0, 1]")
+    inner_start: str = option("best-default", "where each per-layer mapping search starts: 'default' (the "
+                                              "dataflow's default mapping), 'best-default' (the best of every "
+                                              "dataflow's default mapping) or 'random'", choices=STARTS)
+    inner_sigma0: float = option(0.15, "initial CMA-ES step size of each mapping search, genes in [0, 1]")
+    final_portfolio: bool = option(True, "re-cost at final_budget with, per layer shape, the best mapping of the "
+                                         "search's own mapping search and those from 'default' and "
+                                         "'best-default' at sigma0 0.25")
 
     def __post_init__(self):
-        check_start(self.inner_start, self.inner_sigma0, ("inner_start", "inner_sigma0"))
-        if self.encoding not in ENCODINGS:
-            raise ValueError(f"encoding: {self.encoding!r} (allowed: {', '.join(ENCODINGS)})")
-        if self.warm_start not in WARM_STARTS:
-            raise ValueError(f"warm_start: {self.warm_start!r} (allowed: {', '.join(WARM_STARTS)})")
+        object.__setattr__(self, "networks", tuple(self.networks))
+        check_networks(self.networks)
+        check_counts(self, budget=1, inner_budget=1, final_budget=0)
+        check_choice(self, "mode", MODES)
+        check_choice(self, "axis_dims", (1, 2, 3))
+        check_choice(self, "encoding", ENCODINGS)
+        check_choice(self, "warm_start", WARM_STARTS)
+        check_outer(self.popsize, self.sigma0)
+        check_inner_start(self.inner_start, self.inner_sigma0)
         check_elite_mutants(self.elite_mutants, self.elite_sigma, self.popsize)
-
-    def mapping_settings(self, budget: int | None = None) -> SearchSettings:
-        """How the inner per-layer mapping searches run (``budget`` overrides the inner budget)."""
-        return SearchSettings(budget=budget or self.inner_budget, seed=self.seed, method=f"cma-{self.encoding}",
-                              x0=self.inner_start, sigma0=self.inner_sigma0)
-
-    def final_settings(self, budget: int) -> tuple[SearchSettings, ...]:
-        """The mapping searches a final re-costing at ``budget`` takes, per layer shape, the best of."""
-        own = self.mapping_settings(budget)
-        return final_portfolio(own) if self.final_portfolio else (own,)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["networks"] = list(self.networks)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "HardwareSearchConfig":
-        # runs stored before these fields existed: one dim per axis, no final re-costing
-        return cls(**{"axis_dims": 1, "final_budget": None, "warm_start": "baseline", **d,
-                      "networks": tuple(d["networks"])})
 
 
 def network_summary(cost) -> dict[str, float]:
@@ -109,8 +111,9 @@ class DesignEvaluator:
         # per layer shape, the best mapping of these searches (the search's own settings unless re-costing)
         self.searches = searches or (config.mapping_settings(),)
 
-    def cost(self, acc: Design, searched: bool) -> tuple[float | None, dict, str | None]:
-        """(geomean EDP or None, {network: summary}, error)."""
+    def cost(self, acc: Design, searched: bool,
+             each: Callable[[str], None] | None = None) -> tuple[float | None, dict, str | None]:
+        """(geomean EDP or None, {network: summary}, error); ``each(network)`` after each network."""
         results, errors = {}, []
         for net in self.networks:
             try:
@@ -119,6 +122,8 @@ class DesignEvaluator:
             except NetworkEvaluationError as exc:
                 errors.append(f"{net.name}: {exc.errors[0]}" + (f" (+{len(exc.errors) - 1} more)"
                                                                if len(exc.errors) > 1 else ""))
+            if each:
+                each(net.name)
         if errors:
             return None, results, "; ".join(errors)
         fitness = math.exp(sum(math.log(r["edp"]) for r in results.values()) / len(results))
@@ -132,25 +137,18 @@ def run_hardware_search(config: HardwareSearchConfig | None, folder: str | Path,
 
     ``budget`` (with ``resume``): extend the run to that many designs, as if it had been started with it.
     """
-    folder = Path(folder)
-    exists = (folder / RunStore.FILE).exists()
-    if resume and not exists:
-        raise RunFolderError(f"--resume: {str(folder)!r} holds no run to resume")
-    if not resume and exists:
-        raise RunFolderError(f"--out: {str(folder)!r} already holds a run (use --resume {folder})")
-    store = RunStore(folder)
-    try:
-        if resume:
-            config = HardwareSearchConfig.from_dict(store.get_meta("config"))
-            check_resumed_environment(store)
-            config = extend_budget(store, config, budget)
-        else:
-            assert config is not None
-            store.set_meta("config", config.to_dict())
-            record_environment(store)
+    store, config = open_run_folder(folder, KIND, config, resume, HardwareSearchConfig.from_dict, budget,
+                                    check_new=_check_new)
+    with store:
         return _search(config, store, progress, executor or InlineExecutor())
-    finally:
-        store.close()
+
+
+def _check_new(config: HardwareSearchConfig) -> None:
+    """What a new run needs before its folder is created: the baseline, and room for the elite mutants in
+    the population of its space."""
+    space = design_space(load_design(config.baseline), config.mode, axis_dims=config.axis_dims,
+                         encoding=config.encoding)
+    check_elite_mutants(config.elite_mutants, config.elite_sigma, config.popsize or default_popsize(space.size))
 
 
 def _record(store: RunStore, evaluator: DesignEvaluator, generation: int, genome: np.ndarray,
@@ -211,60 +209,37 @@ def _search(config: HardwareSearchConfig, store: RunStore, progress, executor: E
     best = store.best()
     if best is None:
         raise NetworkEvaluationError(["no design in the search could map every layer"], None)
-    best_acc = space.decode(np.array(best["genome"]), name=f"{baseline.name}-naas")
-    save_design(best_acc, store.folder / "best.yaml")
+    save_design(best_design(config, baseline, best), store.folder / "best.yaml")
     if config.final_budget:
-        record_final_costs(store, config.final_budget)
+        record_final_costs(store, config.final_budget, progress)
     best["baseline_fitness"] = base_fit
     return best
 
 
-def final_costs(config: HardwareSearchConfig, baseline: Design, best_acc: Design,
-                best_id: int) -> dict:
-    """The baseline and the best design re-costed with ``final_budget`` mapping evaluations per layer shape.
-
-    The search ranks designs by costs from a small inner budget, and the best of many such costs is
-    optimistic; the comparison the report prints uses these fresh, larger-budget costs for both sides.
-    """
-    searches = config.final_settings(config.final_budget)
-    evaluator = DesignEvaluator(config, searches)
-    out = {"budget": config.final_budget, "best_id": best_id,
-           **({"portfolio": settings_label(searches)} if config.final_portfolio else {})}
-    for key, acc, searched in (("baseline", baseline, True), ("best", best_acc, config.mode == "full")):
-        fit, res, err = evaluator.cost(acc, searched)
-        out[key] = {"fitness": fit, "networks": res, "error": err}
-    return out
-
-
-def record_final_costs(store: RunStore, budget: int, portfolio: bool | None = None) -> dict:
-    """``final_costs`` at ``budget`` for the run's current best, stored as the run's "final" (computed once).
+def record_final_costs(store: RunStore, budget: int,
+                       progress: Callable[[SearchProgress], None] | None = None) -> dict:
+    """The baseline and the run's best design re-costed with ``budget`` mapping evaluations per layer shape
+    (per shape the best of the run's ``final_settings``), stored as the run's "final" (``naas.final_costs``).
 
     Also for a run stored without a final budget (``naas report`` and the experiments compare at it then).
-    ``portfolio``: override the run's ``final_portfolio``.
     """
     config = replace(HardwareSearchConfig.from_dict(store.get_meta("config")), final_budget=budget)
-    if portfolio is not None:
-        config = replace(config, final_portfolio=portfolio)
-    label = settings_label(config.final_settings(budget)) if config.final_portfolio else None
-    best, final = best_and_stored_final(store, budget, "no design in the search could map every layer", label)
-    if final is not None:
-        return final
+    searches = config.final_settings(budget)
     baseline = load_design(config.baseline)
+
+    def compute(best: dict, step) -> dict:
+        evaluator = DesignEvaluator(config, searches)
+        out = {}
+        for key, acc, searched in (("baseline", baseline, True),
+                                   ("best", best_design(config, baseline, best), config.mode == "full")):
+            fit, res, err = evaluator.cost(acc, searched, each=lambda net: step(f"{key} on {net}"))
+            out[key] = {"fitness": fit, "networks": res, "error": err}
+        return out
+    return record_final(store, budget, searches, "no design in the search could map every layer", compute,
+                        steps=2 * len(config.networks), progress=progress)
+
+
+def best_design(config: HardwareSearchConfig, baseline: Design, best: dict) -> Design:
+    """The run's best design, decoded from its genome (as ``best.yaml`` holds it)."""
     space = design_space(baseline, config.mode, axis_dims=config.axis_dims, encoding=config.encoding)
-    best_acc = space.decode(np.array(best["genome"]), name=f"{baseline.name}-naas")
-    final = final_costs(config, baseline, best_acc, best["id"])
-    store.set_meta("final", final)
-    return final
-
-
-def print_progress(p: SearchProgress, stream=sys.stderr) -> None:
-    """One line per design: the progress bar of ``naas search``."""
-    width = 24
-    filled = int(width * p.evaluated / max(1, p.total))
-    bar = "#" * filled + "." * (width - filled)
-    cur = "unmappable" if p.fitness is None else f"{p.fitness:.4g}"
-    best = "-" if p.best is None else f"{p.best:.4g}"
-    ratio = f" (EDP vs baseline {p.best / p.baseline:.3f}x)" if p.best and p.baseline else ""
-    tag = " (from store)" if p.reused else ""
-    print(f"[{bar}] {p.evaluated}/{p.total} gen {p.generation}: EDP {cur}{tag}, best {best}{ratio}, "
-          f"{p.designs_per_s:.2f} designs/s", file=stream, flush=True)
+    return space.decode(np.array(best["genome"]), name=f"{baseline.name}-naas")

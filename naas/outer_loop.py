@@ -9,20 +9,18 @@ from __future__ import annotations
 import math
 import pickle
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import cma
 import numpy as np
 
-from cost_model.evaluate import NetworkEvaluationError
 
+from .errors import ConfigError, RunFolderError
 from .executor import Executor
 from .run_store import RunStore
 
 
-class RunFolderError(ValueError):
-    """The run folder cannot be used as asked (exists already, holds no run, or another search space)."""
 
 
 @dataclass
@@ -38,6 +36,7 @@ class SearchProgress:
     designs_per_s: float
     reused: bool = False
     extra: dict = field(default_factory=dict)
+    phase: str = "search"  # 'search', or 'final': the re-costing at the end (evaluated / total costings)
 
 
 def stored_optimizer(store: RunStore, genes: int, what: str) -> tuple[Any, int] | None:
@@ -51,25 +50,9 @@ def stored_optimizer(store: RunStore, genes: int, what: str) -> tuple[Any, int] 
         return None
     es = pickle.loads(checkpoint[1])
     if es.N != genes:
-        raise RunFolderError(f"--resume: {str(store.folder)!r} was searched over {es.N} genes; this naas's "
-                             f"{what} space has {genes} (stored by an older version; rerun it)")
+        raise RunFolderError(f"resume: {str(store.folder)!r} was searched over {es.N} genes; this naas's "
+                             f"{what} space has {genes} (stored by an older version; rerun it)", "resume")
     return es, checkpoint[0]
-
-
-def extend_budget(store: RunStore, config, budget: int | None):
-    """``config`` with its design budget raised to ``budget`` for a resumed run (stored in the run), or as is.
-
-    The outer loop does not depend on the budget until it stops, so a run extended from B to N designs ends
-    exactly where an uninterrupted run with N would. Refuses (``RunFolderError``) a budget below the stored one.
-    """
-    if budget is None or budget == config.budget:
-        return config
-    if budget < config.budget:
-        raise RunFolderError(f"--budget: {budget} is below the {config.budget} designs {str(store.folder)!r} "
-                             "was run with (a resumed run can only be extended)")
-    config = replace(config, budget=budget)
-    store.set_meta("config", config.to_dict())
-    return config
 
 
 def new_optimizer(x0: np.ndarray, sigma0: float, seed: int, popsize: int | None) -> cma.CMAEvolutionStrategy:
@@ -107,13 +90,14 @@ def default_popsize(genes: int) -> int:
 
 
 def check_elite_mutants(count: int, sigma: float, popsize: int | None) -> None:
-    """Refuses (``ValueError`` naming the field) mutant settings a generation cannot hold."""
+    """Refuses (``ConfigError`` naming the field) mutant settings a generation cannot hold."""
     if not isinstance(count, int) or count < 0:
-        raise ValueError(f"elite_mutants: {count!r} (allowed: an integer >= 0)")
+        raise ConfigError(f"elite_mutants: {count!r} (allowed: an integer >= 0)", "elite_mutants")
     if popsize and count >= popsize:
-        raise ValueError(f"elite_mutants: {count} (allowed: below the population size, {popsize})")
+        raise ConfigError(f"elite_mutants: {count} (allowed: below the population size, {popsize})",
+                          "elite_mutants")
     if not (isinstance(sigma, (int, float)) and 0.0 < sigma <= 1.0):
-        raise ValueError(f"elite_sigma: {sigma!r} (allowed: 0 < sigma <= 1, genes are in [0, 1])")
+        raise ConfigError(f"elite_sigma: {sigma!r} (allowed: 0 < sigma <= 1, genes are in [0, 1])", "elite_sigma")
 
 
 def elite_mutants(store: RunStore, count: int, sigma: float, seed: int) -> Callable[[int], list[np.ndarray]]:
@@ -187,7 +171,8 @@ def run_generations(store: RunStore, es, first_generation: int, budget: int,
     for generation in range(first_generation, generations + 1):
         proposals = propose(generation) if propose else []
         if len(proposals) >= es.popsize:
-            raise ValueError(f"elite_mutants: {len(proposals)} (allowed: below the population size, {es.popsize})")
+            raise ConfigError(f"elite_mutants: {len(proposals)} (allowed: below the population size, {es.popsize})",
+                              "elite_mutants")
         for x in proposals:
             es.inject([es.boundary_handler.inverse(x)], force=True)  # asked back unchanged
         X = np.array(es.ask())
@@ -198,21 +183,3 @@ def run_generations(store: RunStore, es, first_generation: int, budget: int,
         worst = np.nanmax(logs) if np.isfinite(logs).any() else 0.0
         es.tell(list(X), np.where(np.isnan(logs), worst + 1.0, logs).tolist())
         store.save_checkpoint(generation, pickle.dumps(es))
-
-
-def best_and_stored_final(store: RunStore, budget: int, nothing_found: str,
-                          portfolio: str | None = None) -> tuple[dict, dict | None]:
-    """The run's best design and its re-costing at ``budget`` if already stored ("final" meta), else None.
-
-    ``portfolio``: the label of the mapping searches a re-costing takes the best of (None: the search's own
-    settings alone, as stored before portfolios existed); a stored re-costing counts only if it matches.
-    Raises ``NetworkEvaluationError(nothing_found)`` if no design has a fitness.
-    """
-    best = store.best()
-    if best is None:
-        raise NetworkEvaluationError([nothing_found], None)
-    final = store.get_meta("final")
-    if (final is not None and final["best_id"] == best["id"] and final["budget"] == budget
-            and final.get("portfolio") == portfolio):
-        return best, final
-    return best, None

@@ -79,6 +79,17 @@ class RunStore:
     def close(self) -> None:
         self.db.close()
 
+    def __enter__(self) -> "RunStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def kind(self) -> str:
+        """'search', 'cosearch' or 'sweep' (runs store it when created)."""
+        return self.get_meta("kind") or "search"
+
     # --- configuration ----------------------------------------------------------------------------
     def set_meta(self, key: str, value: Any) -> None:
         with self._tx():
@@ -130,6 +141,34 @@ class RunStore:
             return None
         return {"id": row[0], "generation": row[1], "genome": json.loads(row[2]),
                 "accelerator": json.loads(row[3]), "fitness": row[4]}
+
+    def design(self, design_id: int) -> dict | None:
+        """One design's record (id, generation, genome, accelerator, fitness, error), or None."""
+        rows = self._records("WHERE id = ?", (int(design_id),))
+        return rows[0] if rows else None
+
+    def baseline(self) -> dict | None:
+        """The reference design (generation -1: the baseline or the sweep's base), or None."""
+        rows = self._records("WHERE generation = -1 ORDER BY id LIMIT 1")
+        return rows[0] if rows else None
+
+    def records(self) -> list[dict]:
+        """Every design's record, the reference first, then in evaluation order."""
+        return self._records("ORDER BY generation, id")
+
+    def _records(self, where: str, params: tuple = ()) -> list[dict]:
+        rows = self.db.execute(f"SELECT id, generation, genome, accelerator, fitness, error FROM designs {where}",
+                               params).fetchall()
+        return [{"id": r[0], "generation": r[1], "genome": json.loads(r[2]), "accelerator": json.loads(r[3]),
+                 "fitness": r[4], "error": r[5]} for r in rows]
+
+    def best_subnet_configs(self, before_generation: int, count: int) -> list[dict]:
+        """Co-search: the best subnets' configs of the ``count`` best designs of generations before this one."""
+        rows = self.db.execute(
+            "SELECT s.config FROM designs d JOIN subnets s ON s.design_id = d.id WHERE d.generation >= 0 AND "
+            "d.generation < ? AND d.fitness IS NOT NULL AND s.rank = 0 ORDER BY d.fitness, d.id LIMIT ?",
+            (int(before_generation), int(count))).fetchall()
+        return [json.loads(r[0]) for r in rows]
 
     def designs(self):
         """All designs, one row each, in evaluation order (pandas DataFrame)."""

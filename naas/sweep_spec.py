@@ -9,6 +9,8 @@ A sweep file (YAML)::
     networks: [resnet50]           # default; --networks on the command line wins
     mapping: search                # search (per-layer mapping search, inner_budget evaluations per shape)
     inner_budget: 300              #   or default (the dataflow's fixed default mapping: fast, pessimistic)
+    inner_start: best-default      # where each mapping search starts, and its step size (as naas search's)
+    inner_sigma0: 0.15
     area: {bytes_per_pe: 256}      # area proxy: #PEs + on-chip bytes / bytes_per_pe (see ``area_proxy``)
     parameters:
       array[0].size: [8, 12, 16]
@@ -42,10 +44,13 @@ from cost_model.accelerator import (Accelerator, AcceleratorSpecError, accelerat
                                     load_accelerator)
 from nn_space.zoo import get_network
 
+from .config_checks import check_inner_start
+from .hardware_search import HardwareSearchConfig as _HW
+
 METHODS = ("grid", "random")
 MAPPINGS = ("search", "default")
-_TOP_KEYS = {"base", "method", "samples", "seed", "networks", "mapping", "inner_budget", "area", "parameters",
-             "skip_invalid"}
+_TOP_KEYS = {"base", "method", "samples", "seed", "networks", "mapping", "inner_budget", "inner_start",
+             "inner_sigma0", "area", "parameters", "skip_invalid"}
 _AREA_KEYS = {"bytes_per_pe"}
 #: Area proxy default: one PE (16-bit MAC, its control and registers) ~ the area of 256 B of SRAM. An
 #: assumption for ranking designs, not a measurement; set ``area.bytes_per_pe`` for your technology.
@@ -81,6 +86,8 @@ class SweepSpec:
     seed: int = 0
     mapping: str = "search"
     inner_budget: int = 300
+    inner_start: str = _HW.inner_start  # the mapping searches start as naas search's do
+    inner_sigma0: float = _HW.inner_sigma0
     bytes_per_pe: float = DEFAULT_BYTES_PER_PE
     skip_invalid: bool = False
 
@@ -92,6 +99,7 @@ class SweepSpec:
         return {"base": self.base, "parameters": {p.path: list(p.values) for p in self.parameters},
                 "networks": list(self.networks), "method": self.method, "samples": self.samples,
                 "seed": self.seed, "mapping": self.mapping, "inner_budget": self.inner_budget,
+                "inner_start": self.inner_start, "inner_sigma0": self.inner_sigma0,
                 "area": {"bytes_per_pe": self.bytes_per_pe}, "skip_invalid": self.skip_invalid}
 
     @classmethod
@@ -290,27 +298,33 @@ def sweep_from_dict(doc: Any, origin: str = "<dict>", networks: tuple[str, ...] 
     if "base" not in doc:
         raise SweepSpecError(f"{origin}: base: missing (required: the accelerator the parameters modify)")
     base = _base(doc["base"], origin)
-    method = doc.get("method", "grid")
+    method = doc.get("method", SweepSpec.method)
     if method not in METHODS:
         raise SweepSpecError(f"{origin}: method: {method!r} (allowed: {', '.join(METHODS)})")
     samples = _int(doc, "samples", None, origin, 1)
     if method == "random" and samples is None:
         raise SweepSpecError(f"{origin}: samples: missing (required with method: random)")
-    seed = _int(doc, "seed", 0, origin, 0)
-    mapping = doc.get("mapping", "search")
+    seed = _int(doc, "seed", SweepSpec.seed, origin, 0)
+    mapping = doc.get("mapping", SweepSpec.mapping)
     if mapping not in MAPPINGS:
         raise SweepSpecError(f"{origin}: mapping: {mapping!r} (allowed: {', '.join(MAPPINGS)})")
-    inner_budget = _int(doc, "inner_budget", 300, origin, 1)
+    inner_budget = _int(doc, "inner_budget", SweepSpec.inner_budget, origin, 1)
+    inner_start, inner_sigma0 = doc.get("inner_start", SweepSpec.inner_start), doc.get("inner_sigma0",
+                                                                                     SweepSpec.inner_sigma0)
+    try:
+        check_inner_start(inner_start, inner_sigma0)
+    except ValueError as exc:
+        raise SweepSpecError(f"{origin}: {exc}") from None
     area = doc.get("area", {}) or {}
     if not isinstance(area, MappingT) or set(area) - _AREA_KEYS:
         raise SweepSpecError(f"{origin}: area: {area!r} (allowed keys: {', '.join(sorted(_AREA_KEYS))})")
     bytes_per_pe = area.get("bytes_per_pe", DEFAULT_BYTES_PER_PE)
     if isinstance(bytes_per_pe, bool) or not isinstance(bytes_per_pe, (int, float)) or not bytes_per_pe > 0:
         raise SweepSpecError(f"{origin}: area.bytes_per_pe: {bytes_per_pe!r} (allowed: a number > 0)")
-    skip_invalid = doc.get("skip_invalid", False)
+    skip_invalid = doc.get("skip_invalid", SweepSpec.skip_invalid)
     if not isinstance(skip_invalid, bool):
         raise SweepSpecError(f"{origin}: skip_invalid: {skip_invalid!r} (allowed: true or false)")
-    nets = networks if networks is not None else doc.get("networks", ["resnet50"])
+    nets = networks if networks is not None else doc.get("networks", list(SweepSpec.networks))
     if isinstance(nets, str):
         nets = [n.strip() for n in nets.split(",") if n.strip()]
     if not isinstance(nets, (list, tuple)) or not nets:
@@ -330,7 +344,7 @@ def sweep_from_dict(doc: Any, origin: str = "<dict>", networks: tuple[str, ...] 
         parameters.append(SweepParameter(str(path), _values(raw, str(path))))
     spec = SweepSpec(base=base, parameters=tuple(parameters), networks=tuple(str(n) for n in nets),
                      method=method, samples=samples, seed=seed, mapping=mapping, inner_budget=inner_budget,
-                     bytes_per_pe=float(bytes_per_pe), skip_invalid=skip_invalid)
+                     inner_start=inner_start, inner_sigma0=float(inner_sigma0), bytes_per_pe=float(bytes_per_pe), skip_invalid=skip_invalid)
     if spec.method == "grid" and spec.grid_size > 1_000_000:
         raise SweepSpecError(f"{origin}: parameters: the grid has {spec.grid_size} combinations (allowed: at "
                              f"most 1000000; use method: random with samples: N)")

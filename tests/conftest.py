@@ -19,8 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def ofa_data_dir() -> Path | None:
     """$NAAS_OFA_DATA, else ../shared/data/ofa next to the repository, else None."""
-    for candidate in (os.environ.get("NAAS_OFA_DATA"), REPO.parent / "shared" / "data" / "ofa",
-                      Path("/work/shared/data/ofa")):
+    for candidate in (os.environ.get("NAAS_OFA_DATA"), REPO.parent / "shared" / "data" / "ofa"):
         if candidate and (Path(candidate) / "ofa_resnet50_acc_predictor.pth").is_file():
             return Path(candidate)
     return None

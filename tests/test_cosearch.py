@@ -10,18 +10,19 @@ import pytest
 from naas.cli import main
 from cost_model.accelerator import load_accelerator
 from mapping.network_search import SearchSettings, final_portfolio, search_network_best_of
-from naas.cosearch import (ACCURACY_TOLERANCE, CosearchConfig, _network_key, low_mac_subnets,
+from naas.joint_search import (ACCURACY_TOLERANCE, CosearchConfig, _network_key, low_mac_subnets,
                           reference_subnet, run_cosearch)
 from naas.cosearch_report import cosearch_table, pareto_front
 from nn_space.accuracy import load_predictor
 from nn_space.zoo import get_network
 from naas.executor import LocalProcessExecutor
-from naas.outer_loop import RunFolderError
+from naas.errors import RunFolderError
 from naas.run_store import RunStore
 
 TINY = dict(space="ofa-resnet50", baseline="eyeriss", budget=5, popsize=2, inner_budget=40,
             subnet_population=4, subnet_generations=1, seed_subnets=2, final_budget=80, elite_mutants=1,
-            inner_start="best-default", inner_sigma0=0.15, final_portfolio=True, seed_generations=6)
+            inner_start="best-default", inner_sigma0=0.15, final_portfolio=True, seed_generations=6,
+            warm_start="baseline")
 
 
 def _rows(folder):
@@ -85,13 +86,16 @@ def test_final_costs_are_larger_budget_costs_of_reference_and_best(tiny_run, ofa
     assert list(table["mapping budget"].unique()) == [80] and list(ranked["mapping budget"].unique()) == [40]
 
 
-def test_config_stored_before_final_budget_means_no_recosting():
-    old = {k: v for k, v in CosearchConfig(**TINY).to_dict().items() if k not in ("axis_dims", "final_budget")}
-    cfg = CosearchConfig.from_dict(old)
-    assert (cfg.axis_dims, cfg.final_budget) == (1, None)
-    older = {k: v for k, v in old.items() if not k.startswith(("inner_s", "final_p"))}  # before these
-    assert CosearchConfig.from_dict(older).mapping_settings() == SearchSettings(budget=40, seed=0)
-    assert CosearchConfig.from_dict(older).final_settings(80) == (SearchSettings(budget=80, seed=0),)
+def test_a_stored_config_is_read_whole_and_reference_network_resolved():
+    """A co-search reproduces from its stored config alone: no field filled in from today's defaults."""
+    from naas.errors import ConfigError
+
+    cfg = CosearchConfig(**TINY)
+    assert CosearchConfig.from_dict(cfg.to_dict()) == cfg and cfg.to_dict()["reference_network"] == "resnet50"
+    assert CosearchConfig(space="ofa-mbv3-w1.2").reference_network is None  # 'auto': the space's reference
+    old = {k: v for k, v in cfg.to_dict().items() if k not in ("axis_dims", "final_budget")}
+    with pytest.raises(ConfigError, match="config: stored without axis_dims, final_budget"):
+        CosearchConfig.from_dict(old)
 
 
 def test_config_refuses_unknown_inner_starts():
@@ -102,9 +106,9 @@ def test_config_refuses_unknown_inner_starts():
 
 
 @pytest.mark.parametrize("field,value,message", [
-    ("seed_subnets", -1, "seed_subnets: -1 \\(expected an integer >= 0\\)"),
-    ("seed_generations", 2.5, "seed_generations: 2.5 \\(expected an integer >= 0\\)"),
-    ("seed_restarts", 0, "seed_restarts: 0 \\(expected an integer >= 1\\)"),
+    ("seed_subnets", -1, "seed_subnets: -1 \\(allowed: an integer >= 0\\)"),
+    ("seed_generations", 2.5, "seed_generations: 2.5 \\(allowed: an integer >= 0\\)"),
+    ("seed_restarts", 0, "seed_restarts: 0 \\(allowed: an integer >= 1\\)"),
 ])
 def test_config_refuses_bad_seed_subnet_search(field, value, message):
     with pytest.raises(ValueError, match=message):
@@ -159,7 +163,7 @@ def test_interrupted_and_resumed_equals_uninterrupted(tiny_run, ofa_data, tmp_pa
 def test_extended_run_equals_a_run_started_with_the_larger_budget(tiny_run, ofa_data, tmp_path):
     folder, _ = tiny_run  # budget 5: the warm start and 2 generations of 2
     run_cosearch(CosearchConfig(**{**TINY, "budget": 3}), tmp_path / "x", data_dir=str(ofa_data))
-    with pytest.raises(RunFolderError, match="--budget: 2 is below the 3 designs"):
+    with pytest.raises(RunFolderError, match="budget: 2 is below the 3 designs"):
         run_cosearch(None, tmp_path / "x", resume=True, data_dir=str(ofa_data), budget=2)
     best = run_cosearch(None, tmp_path / "x", resume=True, data_dir=str(ofa_data), budget=5)
     assert _rows(tmp_path / "x") == _rows(folder)
@@ -208,13 +212,14 @@ def test_cli_cosearch_and_report(ofa_data, tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["--min-accuracy", "120"], "--min-accuracy: 120"),
-    (["--space", "ofa-vgg"], "space: unknown 'ofa-vgg'"),
+    (["--space", "ofa-vgg"], "--space: 'ofa-vgg' (allowed: ofa-resnet50, ofa-mbv3-w1.2)"),
     (["--ofa-data", "/nonexistent/ofa"], "'/nonexistent/ofa' is not a folder"),
     (["--budget", "0"], "--budget: 0"),
     (["--final-budget", "-1"], "--final-budget: -1"),
     (["--elite-mutants", "8"], "--elite-mutants: 8 (allowed: below the population size, 8)"),
     (["--elite-sigma", "0"], "--elite-sigma: 0.0"),
-    (["--inner-sigma0", "0"], "--inner-sigma0: 0 (allowed: 0 < value <= 1)"),
+    (["--inner-sigma0", "0"], "--inner-sigma0: 0.0 (allowed: 0 < inner_sigma0 <= 1)"),
+    (["--inner-start", "best"], "--inner-start: 'best' (allowed: default, best-default, random)"),
 ])
 def test_cli_errors(args, message, tmp_path, capsys):
     assert main(["cosearch", "--out", str(tmp_path / "x"), *args]) == 2
@@ -222,10 +227,6 @@ def test_cli_errors(args, message, tmp_path, capsys):
     assert not (tmp_path / "x").exists()
 
 
-def test_cli_refuses_an_unknown_inner_start(tmp_path, capsys):
-    with pytest.raises(SystemExit) as exc:  # argparse's choices
-        main(["cosearch", "--out", str(tmp_path / "x"), "--inner-start", "best"])
-    assert exc.value.code == 2 and "--inner-start: invalid choice: 'best'" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 
 
@@ -238,7 +239,7 @@ def test_pareto_front():
 
 def test_dataflow_warm_start_evaluates_the_starts_then_searches_from_the_best(ofa_data, tmp_path):
     from naas.hardware_space import HardwareSpace
-    cfg = CosearchConfig(**{**TINY, "budget": 12, "final_budget": None, "warm_start": "dataflows"})
+    cfg = CosearchConfig(**{**TINY, "budget": 12, "final_budget": 0, "warm_start": "dataflows"})
     best = run_cosearch(cfg, tmp_path / "r", data_dir=str(ofa_data))
     start = HardwareSpace(load_accelerator("eyeriss"), "full").start_genomes("dataflows")
     store = RunStore(tmp_path / "r")

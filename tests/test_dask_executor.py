@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from naas.cosearch import CosearchConfig, run_cosearch
+from naas.joint_search import CosearchConfig, run_cosearch
 from naas.executor import DaskExecutor, ExecutorError, make_executor
-from naas.sweep import run_sweep
+from naas.sweep_run import run_sweep
 from naas.sweep_spec import sweep_from_dict
 
 from .test_cosearch import TINY, _rows

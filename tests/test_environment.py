@@ -16,7 +16,8 @@ from naas.report import summary
 from naas.run_store import RunStore
 
 TINY = HardwareSearchConfig(baseline="shidiannao", networks=("alexnet",), mode="sizing", budget=4, seed=1,
-                            inner_budget=40, popsize=4, final_budget=None)
+                            inner_budget=40, popsize=4, final_budget=0,
+                            warm_start="baseline", inner_start="default", inner_sigma0=0.25, final_portfolio=False)
 
 
 def _numpy_blas() -> str:

@@ -13,21 +13,29 @@ import numpy as np
 import pytest
 
 from cost_model.accelerator import load_accelerator
-from naas.hardware_search import HardwareSearchConfig, RunFolderError, run_hardware_search
+from naas.errors import RunFolderError
+from naas.hardware_search import HardwareSearchConfig, run_hardware_search
 from naas.hardware_space import HardwareSpace
 from naas.outer_loop import elite_mutants, new_optimizer
 from naas.run_store import NoRunError, RunStore, genome_key
 
 CONFIG = HardwareSearchConfig(baseline="shidiannao", networks=("alexnet",), mode="full", budget=24, seed=3,
-                              inner_budget=150, popsize=4, final_budget=400)
+                              inner_budget=150, popsize=4, final_budget=400,
+                              warm_start="baseline", inner_start="default", inner_sigma0=0.25, final_portfolio=False)
 
 
 def cli_args(cfg: HardwareSearchConfig, out) -> list[str]:
-    return [sys.executable, "-m", "naas", "search", "--baseline", cfg.baseline, "--networks",
-            ",".join(cfg.networks), "--mode", cfg.mode, "--budget", str(cfg.budget), "--seed", str(cfg.seed),
-            "--inner-budget", str(cfg.inner_budget), "--popsize", str(cfg.popsize),
-            "--final-budget", str(cfg.final_budget or 0), "--warm-start", cfg.warm_start,
-            "--elite-mutants", str(cfg.elite_mutants), "--out", str(out), "--quiet"]
+    """``naas search`` with every field of ``cfg`` as an option."""
+    from naas.config_options import cli_fields
+
+    args = [sys.executable, "-m", "naas", "search"]
+    for f in cli_fields(HardwareSearchConfig):
+        value, flag = getattr(cfg, f.name), "--" + f.name.replace("_", "-")
+        if isinstance(value, bool):
+            args.append(flag if value else f"--no-{flag[2:]}")
+        elif value is not None:
+            args += [flag, ",".join(value) if isinstance(value, tuple) else str(value)]
+    return args + ["--out", str(out), "--quiet"]
 
 
 def rows(folder) -> list[tuple]:
@@ -119,16 +127,15 @@ def test_final_costs_are_fresh_larger_budget_costs_of_baseline_and_best(tmp_path
     assert row["baseline EDP"] == pytest.approx(base_res["alexnet"]["edp"], rel=1e-12)
     assert row["NAAS EDP"] == pytest.approx(best_res["alexnet"]["edp"], rel=1e-12)
     assert row["baseline EDP"] != ranked_row["baseline EDP"]  # 400 vs 150 evaluations per layer shape
-    # re-costed again with a portfolio of mapping searches: per layer shape the best of three, stored as such
+    # a run whose config asks for a portfolio is re-costed with one: per layer shape the best of the
+    # searches, stored as such, and computed once
     from naas.hardware_search import record_final_costs
     from mapping.network_search import final_portfolio
-    store = RunStore(run)
-    try:
-        fin = record_final_costs(store, CONFIG.final_budget, portfolio=True)
+    with RunStore(run) as store:
+        store.set_meta("config", replace(CONFIG, final_portfolio=True).to_dict())
+        fin = record_final_costs(store, CONFIG.final_budget)
         assert fin["portfolio"].startswith("best per layer shape of: ") and fin["portfolio"].count(";") == 1
-        assert store.get_meta("final") == fin and record_final_costs(store, CONFIG.final_budget, True) == fin
-    finally:
-        store.close()
+        assert store.get_meta("final") == fin and record_final_costs(store, CONFIG.final_budget) == fin
     searches = final_portfolio(CONFIG.mapping_settings(CONFIG.final_budget))
     assert [(s.x0, s.sigma0) for s in searches] == [("default", 0.25), ("best-default", 0.25)]
     best_of = DesignEvaluator(CONFIG, searches).cost(load_accelerator("shidiannao"), True)[1]["alexnet"]
@@ -184,7 +191,7 @@ def test_cli_errors(tmp_path):
         return subprocess.run([sys.executable, "-m", "naas", "search", *a], capture_output=True, text=True,
                               timeout=120)
     for args, message in [(("--mode", "both", "--out", str(tmp_path / "a")), "--mode: 'both'"),
-                          (("--networks", "resnet51", "--out", str(tmp_path / "b")), "--networks: network: 'resnet51'"),
+                          (("--networks", "resnet51", "--out", str(tmp_path / "b")), "--networks: 'resnet51' is not a built-in"),
                           (("--budget", "0", "--out", str(tmp_path / "c")), "--budget: 0"),
                           (("--resume", str(tmp_path / "none"),), "holds no run to resume"),
                           ((), "--out: a run folder is required"),
@@ -192,7 +199,7 @@ def test_cli_errors(tmp_path):
                            "--elite-mutants: 12 (allowed: below the population size, 12)"),
                           (("--elite-mutants", "-1", "--out", str(tmp_path / "e")), "--elite-mutants: -1"),
                           (("--elite-sigma", "2", "--out", str(tmp_path / "f")), "--elite-sigma: 2.0"),
-                          (("--inner-sigma0", "2", "--out", str(tmp_path / "g")), "--inner-sigma0: 2 (allowed")]:
+                          (("--inner-sigma0", "2", "--out", str(tmp_path / "g")), "--inner-sigma0: 2.0 (allowed")]:
         proc = run(*args)
         assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
         assert "Traceback" not in proc.stderr
@@ -211,13 +218,16 @@ def test_local_processes_give_the_same_rows_as_in_process(tmp_path):
     assert rows(tmp_path / "procs") == rows(tmp_path / "inline")
 
 
-def test_runs_stored_before_axis_dims_resume_in_their_own_space():
-    """A configuration stored without axis_dims/final_budget is the one-dim-per-axis space, no re-costing."""
-    old = {k: v for k, v in CONFIG.to_dict().items() if k not in ("axis_dims", "final_budget")}
-    cfg = HardwareSearchConfig.from_dict(old)
-    assert (cfg.axis_dims, cfg.final_budget) == (1, None)
+def test_a_stored_config_is_read_whole_never_filled_in_from_todays_defaults():
+    """A run reproduces from its stored config alone: a field missing (an older naas) is refused, not filled."""
+    from naas.errors import ConfigError
+
     assert HardwareSearchConfig.from_dict(CONFIG.to_dict()) == CONFIG
-    assert HardwareSearchConfig.from_dict(old).encoding == "importance"
+    old = {k: v for k, v in CONFIG.to_dict().items() if k not in ("axis_dims", "final_budget")}
+    with pytest.raises(ConfigError, match="config: stored without axis_dims, final_budget"):
+        HardwareSearchConfig.from_dict(old)
+    with pytest.raises(ConfigError, match="config: stored with unknown colour"):
+        HardwareSearchConfig.from_dict({**CONFIG.to_dict(), "colour": "red"})
     with pytest.raises(ValueError, match="encoding: 'gray'"):
         HardwareSearchConfig(baseline="eyeriss", networks=("alexnet",), encoding="gray")
 
@@ -229,7 +239,7 @@ def test_index_encoding_runs_hardware_and_mappings_by_index(tmp_path):
     from naas.hardware_search import DesignEvaluator
     from naas.hardware_space import HardwareSpace
 
-    cfg = replace(CONFIG, encoding="index", budget=9, final_budget=None)
+    cfg = replace(CONFIG, encoding="index", budget=9, final_budget=0)
     run_hardware_search(cfg, tmp_path / "run")
     store = RunStore(tmp_path / "run")
     try:
@@ -250,7 +260,7 @@ def test_resume_refuses_a_run_searched_over_another_genome(tmp_path):
     from dataclasses import replace
 
     run = tmp_path / "run"
-    run_hardware_search(replace(CONFIG, budget=5, final_budget=None), run)
+    run_hardware_search(replace(CONFIG, budget=5, final_budget=0), run)
     store = RunStore(run)
     n = store.count()
     store.set_meta("config", replace(CONFIG, mode="sizing", budget=20).to_dict())
@@ -265,8 +275,8 @@ def test_resume_refuses_a_run_searched_over_another_genome(tmp_path):
 def test_cli_resume_with_a_larger_budget_extends_the_run(tmp_path):
     from dataclasses import replace
 
-    small, large = replace(CONFIG, mode="sizing", budget=5, final_budget=None), \
-        replace(CONFIG, mode="sizing", budget=13, final_budget=None)
+    small, large = replace(CONFIG, mode="sizing", budget=5, final_budget=0), \
+        replace(CONFIG, mode="sizing", budget=13, final_budget=0)
     run_hardware_search(large, tmp_path / "whole")
     run_hardware_search(small, tmp_path / "ext")
     assert len(rows(tmp_path / "ext")) < len(rows(tmp_path / "whole"))
@@ -280,7 +290,7 @@ def test_cli_resume_with_a_larger_budget_extends_the_run(tmp_path):
 
 
 def test_dataflow_warm_start_generation_zero_then_cma_from_its_best(tmp_path):
-    cfg = HardwareSearchConfig(**{**CONFIG.to_dict(), "budget": 14, "final_budget": None,
+    cfg = HardwareSearchConfig(**{**CONFIG.to_dict(), "budget": 14, "final_budget": 0,
                                   "warm_start": "dataflows"})
     seen = []
 
@@ -315,7 +325,7 @@ def test_dataflow_warm_start_generation_zero_then_cma_from_its_best(tmp_path):
 
 
 def test_cli_warm_start_option_is_stored_and_a_budget_of_only_starts_runs_no_generation(tmp_path):
-    args = cli_args(HardwareSearchConfig(**{**CONFIG.to_dict(), "budget": 6, "final_budget": None}),
+    args = cli_args(HardwareSearchConfig(**{**CONFIG.to_dict(), "budget": 6, "final_budget": 0}),
                     tmp_path / "r")
     done = subprocess.run(args + ["--warm-start", "dataflows"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
@@ -331,7 +341,7 @@ def test_cli_warm_start_option_is_stored_and_a_budget_of_only_starts_runs_no_gen
 
 
 def test_elite_mutants_lead_each_generation_and_are_near_the_best_so_far(tmp_path):
-    cfg = HardwareSearchConfig(**{**CONFIG.to_dict(), "budget": 13, "final_budget": None, "elite_mutants": 2,
+    cfg = HardwareSearchConfig(**{**CONFIG.to_dict(), "budget": 13, "final_budget": 0, "elite_mutants": 2,
                                   "elite_sigma": 0.05})
     run_hardware_search(cfg, tmp_path / "r")
     store = RunStore(tmp_path / "r")

@@ -130,7 +130,8 @@ def test_bounds_and_energy_classes_on_hierarchies(name):
 
 def test_hardware_search_on_a_hierarchy_costs_designs_as_the_nest_search_does(tmp_path):
     cfg = HardwareSearchConfig(baseline="eyeriss-hier", networks=("squeezenet",), budget=8, popsize=4,
-                               inner_budget=60, final_budget=None, seed=3)
+                               inner_budget=60, final_budget=0, seed=3,
+                               warm_start="baseline", inner_start="default", inner_sigma0=0.25, final_portfolio=False)
     best = run_hardware_search(cfg, tmp_path / "run")
     store = RunStore(tmp_path / "run")
     try:
@@ -155,7 +156,8 @@ def test_hardware_search_on_a_hierarchy_costs_designs_as_the_nest_search_does(tm
 
 def test_a_resumed_hierarchy_search_ends_as_an_uninterrupted_one(tmp_path):
     cfg = HardwareSearchConfig(baseline="shidiannao-hier", networks=("squeezenet",), mode="sizing", budget=10,
-                               popsize=3, inner_budget=40, final_budget=None, seed=1)
+                               popsize=3, inner_budget=40, final_budget=0, seed=1,
+                               warm_start="baseline", inner_start="default", inner_sigma0=0.25, final_portfolio=False)
     whole = run_hardware_search(cfg, tmp_path / "whole")
     from dataclasses import replace
 

@@ -121,7 +121,7 @@ def test_search_settings_refuse_unknown_starts_and_step_sizes():
     with pytest.raises(ValueError, match="x0: 'nope'"):
         search_layer(RESNET_3X3, EYERISS, budget=10, x0="nope")
     assert "start best-default, sigma0 0.15" in SearchSettings(x0="best-default", sigma0=0.15).describe()
-    assert "start" not in SearchSettings().describe()
+    assert "start default, sigma0 0.25" in SearchSettings().describe()  # every setting said, none hidden
 
 
 def test_portfolio_takes_each_shapes_best_mapping_of_its_searches():

@@ -1,5 +1,6 @@
 """experiments/naas_vs_baselines.py --baseline-mapping: the paper's setting (baseline at its dataflow's fixed
-mapping) and the strict one (baseline at its best searched mapping), on a tiny run and on the committed runs."""
+mapping) and the strict one (baseline at its best searched mapping), on tiny runs; its run folders and the
+search settings its options stand for."""
 from __future__ import annotations
 
 import argparse
@@ -17,17 +18,31 @@ from naas.report import comparison_table, final_costs_of
 from naas.run_store import RunStore
 from nn_space.zoo import get_network
 
-REPO = Path(__file__).resolve().parents[1]
-CURRENT = REPO / "experiments" / "results" / "naas_vs_baselines_current"
-CURRENT_START = dict(warm_start="dataflows", mutants=2, inner_start=("best-default", 0.15, True))
+# the stored configs of the runs behind experiments/results/naas_vs_baselines (the script's defaults) and
+# experiments/results/naas_vs_baselines_current (the current settings), seed 0 on Eyeriss
+NETWORKS = ["mobilenetv2", "squeezenet", "mnasnet"]
+COMMITTED = {"baseline": "eyeriss", "networks": NETWORKS, "mode": "full", "budget": 160, "seed": 0,
+             "inner_budget": 300, "popsize": None, "sigma0": 0.3, "axis_dims": 3, "final_budget": 2000,
+             "encoding": "importance", "warm_start": "baseline", "elite_mutants": 0, "elite_sigma": 0.05,
+             "inner_start": "default", "inner_sigma0": 0.25, "final_portfolio": False}
+CURRENT = {**COMMITTED, "warm_start": "dataflows", "elite_mutants": 2, "inner_start": "best-default",
+           "inner_sigma0": 0.15, "final_portfolio": True}
+CURRENT_OPTIONS = ["--warm-start", "dataflows", "--elite-mutants", "2", "--inner-start", "best-default",
+                   "--inner-sigma0", "0.15", "--final-portfolio"]
+
+
+@pytest.fixture(autouse=True)
+def _elsewhere(tmp_path, monkeypatch):
+    """Each test runs in its tmp_path: a default (relative) --runs or --out never lands in the repository."""
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """One quick Eyeriss search (AlexNet, 8 designs) and its --baseline-mapping dataflow,best tables."""
     tmp = tmp_path_factory.mktemp("nvb")
-    argv = ["--quick", "--jobs", "1", "--baselines", "eyeriss", "--out", str(tmp / "runs"),
-            "--baseline-mapping", "dataflow,best", "--tables-out", str(tmp / "tables")]
+    argv = ["--quick", "--jobs", "1", "--baselines", "eyeriss", "--runs", str(tmp / "runs"), "--out",
+            str(tmp / "out"), "--baseline-mapping", "dataflow,best", "--tables-out", str(tmp / "tables")]
     nvb.main(argv)
     return tmp, argv
 
@@ -99,7 +114,7 @@ def test_finished_runs_are_reused_and_out_left_alone(tiny):
         store.close()
     assert (folder / "run.sqlite").stat().st_mtime_ns == before
     pd.testing.assert_frame_equal(_tables(tmp)[0], first)
-    assert not (tmp / "runs" / "summary.csv").exists()  # the default output is not (over)written
+    assert not (tmp / "out").exists()  # the default output (summary.csv, summary.png) is not written
     assert (tmp / "tables" / "tables-dataflow+best.md").read_text().count("| eyeriss") >= 2
 
 
@@ -112,26 +127,75 @@ def test_baseline_mapping_option():
             nvb.parse_settings(bad)
 
 
-@pytest.mark.skipif(not CURRENT.is_dir(), reason="committed runs not present")
-def test_committed_runs_are_found_and_read_as_committed():
-    summary = pd.read_csv(CURRENT / "summary.csv")
-    for _, r in summary.iterrows():
-        folder = nvb.run_folder(CURRENT, r.baseline, tuple(r.networks.split(",")), r["mode"], int(r.seed),
-                                **CURRENT_START)
-        assert (folder / "run.sqlite").is_file(), folder  # so the script reuses them instead of searching
-    r = summary.iloc[0]
-    folder = nvb.run_folder(CURRENT, r.baseline, tuple(r.networks.split(",")), r["mode"], int(r.seed),
-                            **CURRENT_START)
-    tables = nvb.compare_settings(folder, ("dataflow", "best"))
-    best = tables["best"].set_index("network").loc["geomean"]
-    assert best["speedup"] == pytest.approx(r.speedup, rel=1e-12)
-    assert best["energy saving"] == pytest.approx(r["energy saving"], rel=1e-12)
-    df = tables["dataflow"].set_index("network")
-    acc = load_accelerator(r.baseline)
-    for net in r.networks.split(","):
-        cost = evaluate_network(get_network(net), acc, default_mapping, "default")
-        assert df.loc[net, "baseline EDP"] == pytest.approx(cost.edp, rel=1e-12)
-        assert df.loc[net, "NAAS EDP"] == tables["best"].set_index("network").loc[net, "NAAS EDP"]
+def _first_run(argv, monkeypatch) -> tuple[Path, dict]:
+    """(folder, stored config) of the first run ``main(argv)`` would make, without running it."""
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def first(task):
+        folder, config = nvb.task_run(task)
+        seen.append((folder, config.to_dict()))
+        raise Stop
+
+    monkeypatch.setattr(nvb, "run_one", first)
+    with pytest.raises(Stop):
+        nvb.main(["--jobs", "1", *argv])
+    return seen[0]
+
+
+@pytest.mark.parametrize("options, stored", [([], COMMITTED), (CURRENT_OPTIONS, CURRENT)],
+                         ids=["defaults", "current settings"])
+def test_options_give_the_committed_results_settings(tmp_path, monkeypatch, options, stored):
+    """Every field of the searches' config comes from the script, not from HardwareSearchConfig's defaults:
+    its options make the runs the committed results were computed from."""
+    folder, config = _first_run(["--baselines", "eyeriss", "--budget", "160", "--runs", str(tmp_path), *options],
+                                monkeypatch)
+    assert config == stored
+    assert folder == tmp_path / "eyeriss-full-mobilenetv2+squeezenet+mnasnet-seed0"  # named by what it is
+    assert not any(tmp_path.iterdir())  # nothing made yet
+
+
+def test_run_folders_are_named_by_what_they_are():
+    assert nvb.run_folder("R", "nvdla-256", ("vgg16",), "sizing", 2) == Path("R/nvdla-256-sizing-vgg16-seed2")
+    names = {nvb.run_folder("R", b, n, m, s) for b in ("eyeriss", "eyeriss-hier") for n in (("a",), ("a", "b"))
+             for m in ("sizing", "full") for s in (0, 1)}
+    assert len(names) == 16
+
+
+def test_runs_of_other_settings_are_refused_not_reused(tiny):
+    """The folder of a run stands for its settings: asked for other settings, the script stops before
+    searching and leaves the runs there as they are."""
+    tmp, argv = tiny
+    folder = tmp / "runs" / "eyeriss-full-alexnet-seed0"
+    before = (folder / "run.sqlite").stat().st_mtime_ns
+    with pytest.raises(SystemExit, match="other settings \\(warm_start: 'baseline' there, 'dataflows' asked for\\)"):
+        nvb.main(argv + ["--warm-start", "dataflows"])
+    with pytest.raises(SystemExit, match="inner_sigma0: 0.25 there, 0.15 asked for"):
+        nvb.main(argv + ["--inner-sigma0", "0.15"])
+    assert (folder / "run.sqlite").stat().st_mtime_ns == before
+    assert sorted(p.name for p in (tmp / "runs").iterdir()) == ["eyeriss-full-alexnet-seed0"]
+
+
+def test_run_state_of_a_finished_run(tiny):
+    """What a run folder needs for a config: reused as it is, extended to a larger budget, never cut down."""
+    from dataclasses import replace
+
+    from experiments.run_folders import OtherSettingsError, run_state
+    from naas.hardware_search import HardwareSearchConfig
+
+    tmp, _ = tiny
+    folder = tmp / "runs" / "eyeriss-full-alexnet-seed0"
+    with RunStore(folder, create=False) as store:
+        config = HardwareSearchConfig.from_dict(store.get_meta("config"))
+    assert run_state(folder, config) == "complete"
+    assert run_state(folder, replace(config, budget=config.budget + 8)) == "extend"
+    assert run_state(tmp / "runs" / "none-here", config) == "absent"
+    with pytest.raises(OtherSettingsError, match="budget: 8 there, 7 asked for"):
+        run_state(folder, replace(config, budget=config.budget - 1))
+    with pytest.raises(OtherSettingsError, match="seed: 0 there, 1 asked for"):
+        run_state(folder, replace(config, seed=1))
 
 
 def test_full_over_sizing_is_the_geomean_of_per_seed_ratios():
@@ -147,7 +211,7 @@ def test_run_without_final_recosting_compares_as_ranked(tmp_path):
     from naas.hardware_search import HardwareSearchConfig, run_hardware_search
 
     cfg = HardwareSearchConfig(baseline="shidiannao", networks=("alexnet",), budget=8, inner_budget=40,
-                               final_budget=None)
+                               final_budget=0)  # 0: no final re-costing
     run_hardware_search(cfg, tmp_path / "run")
     tables = nvb.compare_settings(tmp_path / "run", ("dataflow", "best"))
     store = RunStore(tmp_path / "run", create=False)
@@ -172,7 +236,7 @@ def test_a_published_hierarchy_baseline_at_its_dataflow(tmp_path):
     from cost_model.nest_network import evaluate_nest_network
     from mapping.nest_default import nest_default_mapping
 
-    nvb.main(["--quick", "--jobs", "1", "--baselines", "eyeriss-hier", "--out", str(tmp_path / "runs"),
+    nvb.main(["--quick", "--jobs", "1", "--baselines", "eyeriss-hier", "--runs", str(tmp_path / "runs"),
               "--baseline-mapping", "dataflow,best", "--tables-out", str(tmp_path / "tables")])
     _, _, per_net = _tables(tmp_path)
     rows = per_net[per_net.network == "alexnet"].set_index("baseline mapping")

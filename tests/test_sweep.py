@@ -15,7 +15,7 @@ from naas.cli import main
 from naas.executor import LocalProcessExecutor
 from naas.pareto import non_dominated
 from naas.run_store import RunStore
-from naas.sweep import run_sweep
+from naas.sweep_run import run_sweep
 from naas.sweep_spec import (SweepSpecError, apply_overrides, area_proxy, load_sweep, parse_path, sweep_from_dict,
                              validated_designs)
 

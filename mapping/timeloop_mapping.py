@@ -54,6 +54,13 @@ KNOWN_TARGETS = {
 _KNOWN = {name: lvl for lvl, names in KNOWN_TARGETS.items() for name in names}
 
 
+def _levels_error(message: str) -> TimeloopFormatError:
+    """An error about the ``levels`` argument (the command line's --levels)."""
+    err = TimeloopFormatError(message)
+    err.argument = "levels"
+    return err
+
+
 def _known_level(target: str) -> str | None:
     return _KNOWN.get(target.lower())
 
@@ -139,7 +146,7 @@ def mapping_from_timeloop(doc: Any, layer: ConvLayer, levels: MappingT[str, str]
     levels = dict(levels or {})
     for t, lvl in levels.items():
         if lvl not in NAAS_LEVELS:
-            raise TimeloopFormatError(f"--levels: {t}={lvl!r} (allowed levels: {', '.join(NAAS_LEVELS)})")
+            raise _levels_error(f"levels: {t}={lvl!r} (allowed levels: {', '.join(NAAS_LEVELS)})")
     targets: list[str] = []
     for i, e in enumerate(entries):
         where = f"{origin}: mapping[{i}]"
@@ -162,7 +169,7 @@ def mapping_from_timeloop(doc: Any, layer: ConvLayer, levels: MappingT[str, str]
         level_of[t] = lvl
     unknown = sorted(set(levels) - set(targets))
     if unknown:
-        raise TimeloopFormatError(f"--levels: target {unknown[0]!r} is not in {origin} (targets: {', '.join(targets)})")
+        raise _levels_error(f"levels: target {unknown[0]!r} is not in {origin} (targets: {', '.join(targets)})")
 
     temporal = {lvl: {} for lvl in NAAS_LEVELS}  # naas level -> {dim: factor}
     owner: dict[tuple[str, str], str] = {}  # (level, dim) -> target that set a factor > 1

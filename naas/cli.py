@@ -466,6 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
     from naas.hardware_search import HardwareSearchConfig
 
     p = argparse.ArgumentParser(prog="naas", description=__doc__)
+    p.add_argument("-v", "--verbose", action="store_true", help="also log what the searches do (stderr)")
     sub = p.add_subparsers(dest="command", required=True)
     ev = sub.add_parser("evaluate", help="cost a network on an accelerator, layer by layer")
     ev.add_argument("--accelerator", "-a", default="eyeriss",
@@ -557,8 +558,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _logging(verbose: bool) -> None:
+    """Library messages (``logging``) and warnings on stderr: warnings always, progress notes with -v."""
+    import logging
+
+    logging.captureWarnings(True)
+    root = logging.getLogger()
+    if not any(getattr(h, "_naas", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("naas: %(levelname)s: %(message)s"))
+        handler._naas = True
+        root.addHandler(handler)
+    for name in ("naas", "py.warnings"):
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _logging(args.verbose)
     reproducible()  # pins the kernels too when numpy is not loaded yet (cost_model.blas_kernels)
     try:
         return args.func(args)

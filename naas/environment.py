@@ -62,7 +62,7 @@ def check_resumed_environment(store: RunStore) -> list[str]:
         return []
     changes = environment_changes(stored, software_environment())
     if changes:
-        warnings.warn(f"--resume: {str(store.folder)!r} was computed with other software ({'; '.join(changes)}); "
+        warnings.warn(f"resume: {str(store.folder)!r} was computed with other software ({'; '.join(changes)}); "
                       "the resumed search may take another path than an uninterrupted one",
                       EnvironmentChangedWarning, stacklevel=2)
     return changes

@@ -10,9 +10,11 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing.context import SpawnContext, SpawnProcess
 from typing import Any, Callable, Iterator, Sequence
 
+from .errors import NaasError
 
-class ExecutorError(ValueError):
-    """An executor that cannot be created as asked (names the option and value)."""
+
+class ExecutorError(NaasError):
+    """An executor that cannot be created as asked (names the argument and value)."""
 
 
 class Executor:
@@ -75,7 +77,7 @@ class LocalProcessExecutor(Executor):
 
     def __init__(self, workers: int):
         if workers < 1:
-            raise ExecutorError(f"--workers: {workers} (allowed: >= 1)")
+            raise ExecutorError(f"workers: {workers} (allowed: >= 1)", "workers")
         self.workers = workers
         self._pool = ProcessPoolExecutor(workers, mp_context=_SingleThreadedSpawnContext())
 
@@ -106,11 +108,12 @@ class DaskExecutor(Executor):
         try:
             from distributed import Client
         except ImportError as exc:
-            raise ExecutorError("--scheduler: needs dask.distributed (pip install 'dask[distributed]')") from exc
+            raise ExecutorError("scheduler: needs dask.distributed (pip install 'dask[distributed]')",
+                                "scheduler") from exc
         try:
             self.client = Client(address, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
-            raise ExecutorError(f"--scheduler: cannot connect to {address!r}: {exc}") from None
+            raise ExecutorError(f"scheduler: cannot connect to {address!r}: {exc}", "scheduler") from None
         self.address = address
         self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
 
@@ -140,5 +143,5 @@ def make_executor(workers: int = 1, scheduler: str | None = None) -> Executor:
     if scheduler:
         return DaskExecutor(scheduler)
     if workers < 1:
-        raise ExecutorError(f"--workers: {workers} (allowed: >= 1)")
+        raise ExecutorError(f"workers: {workers} (allowed: >= 1)", "workers")
     return InlineExecutor() if workers == 1 else LocalProcessExecutor(workers)

@@ -37,8 +37,7 @@ from .config_base import InnerSearches, StoredConfig
 from .config_options import option
 from .hardware_space import MODES, WARM_STARTS
 from .final_costs import record_final
-from .outer_loop import (SearchProgress, check_elite_mutants, default_popsize, elite_mutants,
-                         run_generations, start_optimizer, stored_optimizer)
+from .outer_loop import SearchProgress, check_elite_mutants, default_popsize, search_designs, stored_optimizer
 from .run_folder import open_run_folder
 from .run_store import RunStore
 
@@ -192,23 +191,12 @@ def _search(config: HardwareSearchConfig, store: RunStore, progress, executor: E
         fit, res, err, seconds = outcome
         store.add_design(generation, x, design_to_dict(acc), fit, res, err, seconds)
 
-    def decode(generation: int, i: int, x: np.ndarray) -> Design:
-        return space.decode(x, name=f"{baseline.name}-naas-" + (f"g{generation}-{i}" if generation else
-                                                                  "warm-start" if i == 0 else f"start-{i}"))
-
     def make_task(generation: int, x: np.ndarray, acc: Design) -> tuple:
         return config.to_dict(), design_to_dict(acc), searched
 
-    start = space.start_genomes(config.warm_start)
-    loop = dict(decode=decode, make_task=make_task, worker=evaluate_hardware_design, commit=commit,
-                executor=executor, progress=progress, baseline_fitness=base_fit)
-    es, done = start_optimizer(store, start, config, stored=stored, **loop)
-    propose = elite_mutants(store, config.elite_mutants, config.elite_sigma, config.seed)
-    run_generations(store, es, done + 1, config.budget, start_designs=len(start), propose=propose, **loop)
-
-    best = store.best()
-    if best is None:
-        raise NetworkEvaluationError(["no design in the search could map every layer"], None)
+    best = search_designs(store, space, config, f"{baseline.name}-naas", make_task, evaluate_hardware_design,
+                          commit, executor, progress, base_fit, stored,
+                          "no design in the search could map every layer")
     save_design(best_design(config, baseline, best), store.folder / "best.yaml")
     if config.final_budget:
         record_final_costs(store, config.final_budget, progress)

@@ -35,8 +35,7 @@ from nn_space.zoo import get_network
 from .executor import Executor, InlineExecutor
 from .hardware_search import network_summary
 from .final_costs import record_final
-from .outer_loop import (SearchProgress, check_elite_mutants, elite_mutants,
-                         run_generations, start_optimizer, stored_optimizer)
+from .outer_loop import SearchProgress, check_elite_mutants, search_designs, stored_optimizer
 from .run_folder import open_run_folder
 from .designs import NetworkCoster, design_from_dict, design_space, design_to_dict, \
     load_design, save_design
@@ -373,21 +372,10 @@ def _cosearch(config: CosearchConfig, store: RunStore, data_dir, executor: Execu
         return DesignTask(config.to_dict(), design_to_dict(acc), tuple(starts), _design_seed(genome), bound,
                           None if data_dir is None else str(data_dir))
 
-    def decode(generation: int, i: int, x: np.ndarray):
-        return hw_space.decode(x, name=f"{baseline.name}-cosearch-" + (
-            f"g{generation}-{i}" if generation else "warm-start" if i == 0 else f"start-{i}"))
-
-    start = hw_space.start_genomes(config.warm_start)
-    loop = dict(decode=decode, make_task=task, worker=evaluate_design,
-                commit=lambda g, x, acc, outcome: _commit(store, g, x, design_to_dict(acc), outcome),
-                executor=executor, progress=progress, baseline_fitness=base_fit)
-    es, done = start_optimizer(store, start, config, stored=stored, **loop)
-    propose = elite_mutants(store, config.elite_mutants, config.elite_sigma, config.seed)
-    run_generations(store, es, done + 1, config.budget, start_designs=len(start), propose=propose, **loop)
-
-    best = store.best()
-    if best is None:
-        raise NetworkEvaluationError(["no design in the co-search could map a subnet meeting the bound"], None)
+    best = search_designs(store, hw_space, config, f"{baseline.name}-cosearch", task, evaluate_design,
+                          lambda g, x, acc, outcome: _commit(store, g, x, design_to_dict(acc), outcome),
+                          executor, progress, base_fit, stored,
+                          "no design in the co-search could map a subnet meeting the bound")
     save_design(best_design(config, baseline, best), store.folder / "best.yaml")
     best_sub = store.design_subnets(best["id"])[0]
     (store.folder / "best_subnet.json").write_text(json.dumps(

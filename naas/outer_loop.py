@@ -6,6 +6,7 @@ re-asks the interrupted generation (the same candidates) and reuses every design
 """
 from __future__ import annotations
 
+import logging
 import math
 import pickle
 import time
@@ -19,6 +20,8 @@ import numpy as np
 from .errors import ConfigError, RunFolderError
 from .executor import Executor
 from .run_store import RunStore
+
+log = logging.getLogger(__name__)
 
 
 
@@ -183,3 +186,32 @@ def run_generations(store: RunStore, es, first_generation: int, budget: int,
         worst = np.nanmax(logs) if np.isfinite(logs).any() else 0.0
         es.tell(list(X), np.where(np.isnan(logs), worst + 1.0, logs).tolist())
         store.save_checkpoint(generation, pickle.dumps(es))
+        best = store.best()
+        log.info("%s: generation %d of %d checkpointed; best fitness %s", store.folder, generation, generations,
+                 "none yet" if best is None else f"{best['fitness']:.4e}")
+
+
+def search_designs(store: RunStore, space, config, prefix: str, make_task: Callable[[int, np.ndarray, Any], Any],
+                   worker: Callable[[Any], Any], commit: Callable[[int, np.ndarray, Any, Any], None],
+                   executor: Executor, progress, baseline_fitness: float | None, stored, nothing_found: str) -> dict:
+    """The outer loop of a hardware search or a co-search, to ``config.budget`` designs: generation 0 (the
+    space's ``config.warm_start`` genomes), then CMA-ES generations with ``config.elite_mutants`` injected.
+    Designs are named ``prefix-g<generation>-<i>`` (``prefix-warm-start``, ``prefix-start-<i>`` in generation 0).
+    Returns the best design's record; raises ``NetworkEvaluationError(nothing_found)`` if none has a fitness.
+    """
+    from cost_model.evaluate import NetworkEvaluationError
+
+    def decode(generation: int, i: int, x: np.ndarray):
+        return space.decode(x, name=f"{prefix}-" + (f"g{generation}-{i}" if generation else
+                                                    "warm-start" if i == 0 else f"start-{i}"))
+
+    start = space.start_genomes(config.warm_start)
+    loop = dict(decode=decode, make_task=make_task, worker=worker, commit=commit, executor=executor,
+                progress=progress, baseline_fitness=baseline_fitness)
+    es, done = start_optimizer(store, start, config, stored=stored, **loop)
+    propose = elite_mutants(store, config.elite_mutants, config.elite_sigma, config.seed)
+    run_generations(store, es, done + 1, config.budget, start_designs=len(start), propose=propose, **loop)
+    best = store.best()
+    if best is None:
+        raise NetworkEvaluationError([nothing_found], None)
+    return best

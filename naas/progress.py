@@ -7,6 +7,7 @@ import sys
 from typing import Callable, Iterator
 
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from .outer_loop import SearchProgress
 
@@ -38,7 +39,7 @@ class ProgressBars:
             parts = [] if "point" in p.extra else [f"gen {p.generation}"]  # sweeps have no generations
             parts.append("best -" if p.best is None else f"best {p.best:.4g}")
             if p.best and p.baseline:
-                parts.append(f"{p.best / p.baseline:.3f}x the baseline")
+                parts.append(f"{p.best / p.baseline:.3f}x the baseline's EDP")
             if p.reused:
                 parts.append("from store")
             bar.set_postfix_str(", ".join(parts), refresh=False)
@@ -57,6 +58,7 @@ def progress_bars(quiet: bool = False) -> Iterator[Callable[[SearchProgress], No
         return
     bars = ProgressBars()
     try:
-        yield bars
+        with logging_redirect_tqdm():  # log lines print above the bars, not through them
+            yield bars
     finally:
         bars.close()

@@ -6,12 +6,15 @@ kind of run, and may only extend its budget.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Callable
 
 from .environment import check_resumed_environment, record_environment
 from .errors import ConfigError, RunFolderError
 from .run_store import RunStore
+
+log = logging.getLogger(__name__)
 
 #: what ``naas`` command runs each kind (a run's ``kind`` meta)
 KINDS = {"search": "naas search", "cosearch": "naas cosearch", "sweep": "naas sweep"}
@@ -46,10 +49,12 @@ def open_run_folder(folder: str | Path, kind: str, config: Any, resume: bool,
             config = from_dict(store.get_meta("config"))
             check_resumed_environment(store)
             config = extend_budget(store, config, budget)
+            log.info("resuming the %s run in %s (%d designs committed)", kind, folder, store.count())
         else:
             store.set_meta("kind", kind)
             store.set_meta("config", config.to_dict())
             record_environment(store)
+            log.info("started a %s run in %s", kind, folder)
     except BaseException:
         store.close()
         raise

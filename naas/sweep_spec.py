@@ -355,7 +355,7 @@ def load_sweep(path: str | Path, networks: tuple[str, ...] | None = None) -> Swe
     """Read a sweep file (YAML); errors name the file and the field."""
     path = Path(path)
     if not path.exists():
-        raise SweepSpecError(f"--grid: file {str(path)!r} does not exist")
+        raise SweepSpecError(f"sweep file {str(path)!r} does not exist")
     try:
         doc = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:

@@ -155,7 +155,7 @@ def test_levels_option_overrides_the_guess():
         e["target"] = {"shared_glb": "Mem2", "DummyBuffer": "Fanout", "DRAM": "Mem3"}.get(e["target"], e["target"])
     mapping, _ = mapping_from_timeloop(doc, layer, levels={"Mem3": "dram", "Mem2": "l2", "Fanout": "l2"})
     assert mapping == NATIVE
-    with pytest.raises(TimeloopFormatError, match="--levels: Mem2='l3'"):
+    with pytest.raises(TimeloopFormatError, match="levels: Mem2='l3'"):
         mapping_from_timeloop(doc, layer, levels={"Mem2": "l3"})
 
 

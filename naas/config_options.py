@@ -2,7 +2,8 @@
 
 A search's config dataclass is the one place its defaults live: ``option`` declares a field with its help
 text, ``add_config_options`` turns the fields into ``argparse`` options whose default is "not given"
-(``None``), and ``config_from_options`` builds the config from what was given, the dataclass filling in the rest.
+(``None``), and ``build_config(cls, given_options(cls, args))`` builds the config from what was given, the
+dataclass filling in the rest.
 The help shows each default as the dataclass holds it.
 """
 from __future__ import annotations
@@ -14,11 +15,18 @@ from typing import Any, Callable
 from .errors import ConfigError, config_error
 
 
+#: the option groups of ``naas <command> --help``
+GROUPS = {"search": "search settings",
+          "ablation": "ablations (the baselines the method is compared with; docs/search.md, 'Ablations')"}
+
+
 def option(default: Any, help: str, *, type: Callable[[str], Any] | None = None,
-           choices: tuple | None = None, metavar: str | None = None, cli: bool = True) -> Any:
-    """A config field with its default and its command-line help (``cli=False``: not an option)."""
+           choices: tuple | None = None, metavar: str | None = None, cli: bool = True,
+           group: str = "search") -> Any:
+    """A config field with its default and its command-line help (``cli=False``: not an option; ``group``:
+    where ``--help`` lists it, one of ``GROUPS``)."""
     return dataclasses.field(default=default, metadata={"help": help, "type": type, "choices": choices,
-                                                        "metavar": metavar, "cli": cli})
+                                                        "metavar": metavar, "cli": cli, "group": group})
 
 
 def names(text: str) -> tuple[str, ...]:
@@ -41,19 +49,21 @@ def cli_fields(cls) -> list[dataclasses.Field]:
 
 def add_config_options(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
     """One option per field of ``cls`` (``--inner-budget`` for ``inner_budget``), default "not given"."""
+    groups = {key: parser.add_argument_group(title) for key, title in GROUPS.items()}
     for f in cli_fields(cls):
         if f.name in skip:
             continue
         flag, meta = "--" + f.name.replace("_", "-"), f.metadata
+        group = groups[meta["group"]]
         allowed = f"; one of {', '.join(map(str, meta['choices']))}" if meta["choices"] else ""
         help = f"{meta['help']} (default: {_show(f.default)}{allowed})"
         if isinstance(f.default, bool):
-            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help)
+            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help)
             continue
         kind = meta["type"] or (names if isinstance(f.default, tuple) else type(f.default))
         # no argparse choices: the config refuses a value on one line naming the field and what is allowed
-        parser.add_argument(flag, dest=f.name, type=kind, default=None, metavar=meta["metavar"] or f.name.upper(),
-                            help=help)
+        group.add_argument(flag, dest=f.name, type=kind, default=None, metavar=meta["metavar"] or f.name.upper(),
+                           help=help)
 
 
 def given_options(cls, args: argparse.Namespace) -> dict[str, Any]:

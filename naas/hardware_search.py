@@ -53,19 +53,22 @@ class HardwareSearchConfig(StoredConfig, InnerSearches):
     baseline: str = option("eyeriss", "accelerator whose #PEs and on-chip memory cap the search (built-in name "
                                       "or YAML file; a hierarchy such as eyeriss-hier too)")
     networks: tuple[str, ...] = option(("resnet50",), "comma-separated built-in networks (fitness: geomean EDP)")
-    mode: str = option("full", "sizing, connectivity or full (connectivity + mapping search)", choices=MODES)
+    mode: str = option("full", "what is searched: full (sizes, connectivity and mappings); sizing (sizes only, "
+                               "the baseline's dataflow and default mappings) and connectivity (no mapping "
+                               "search) are ablations", choices=MODES, group="ablation")
     budget: int = option(60, "hardware designs to evaluate, rounded up to whole generations (with --resume: "
                              "extend the run to this many)")
     seed: int = option(0, "seed of the hardware and mapping searches (same seed, same result)")
     inner_budget: int = option(500, "mapping-search evaluations per distinct layer shape (full mode)")
     popsize: int | None = option(None, "hardware CMA-ES population (none: cma's default for the genes)", type=int)
     sigma0: float = option(0.3, "initial CMA-ES step size of the hardware search, genes in [0, 1]")
-    axis_dims: int = option(3, "loop dims one array axis may parallelize (1: the paper's space)",
-                            choices=(1, 2, 3))
+    axis_dims: int = option(3, "loop dims one array axis may parallelize (1: the paper's space, an ablation)",
+                            choices=(1, 2, 3), group="ablation")
     final_budget: int = option(2000, "re-cost the baseline and the best design with this many mapping "
                                      "evaluations per layer shape at the end (0: don't)")
     encoding: str = option("importance", "how parallel dims and loop orders are encoded: 'importance' (NAAS) "
-                                         "or 'index' (one gene over the orders: an ablation)", choices=ENCODINGS)
+                                         "or 'index' (one gene over the orders: an ablation)", choices=ENCODINGS,
+                             group="ablation")
     warm_start: str = option("dataflows", "generation 0: 'dataflows' (the baseline and its resources as each "
                                           "built-in dataflow, CMA-ES from the best) or 'baseline' (it alone)",
                              choices=WARM_STARTS)

@@ -88,8 +88,8 @@ class CosearchConfig(StoredConfig, InnerSearches):
                                   "from, besides the reference")
     seed_generations: int = option(60, "generations of the predictor-only evolution that finds them")
     seed_restarts: int = option(2, "independent such evolutions, pooled")
-    axis_dims: int = option(3, "loop dims one array axis may parallelize (1: the paper's space)",
-                            choices=(1, 2, 3))
+    axis_dims: int = option(3, "loop dims one array axis may parallelize (1: the paper's space, an ablation)",
+                            choices=(1, 2, 3), group="ablation")
     final_budget: int = option(2000, "re-cost the reference and the best (subnet, design) at this mapping "
                                      "budget at the end (0: don't)")
     warm_start: str = option("dataflows", "generation 0: 'dataflows' (the baseline and its resources as each "

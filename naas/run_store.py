@@ -9,7 +9,7 @@ import json
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -49,6 +49,28 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 """
 RESULT_FIELDS = ("energy", "cycles", "edp", "utilization", "energy_mac", "energy_l1", "energy_noc",
                  "energy_l2", "energy_dram")
+
+
+class DesignRecord(TypedDict):
+    """One committed design, as the queries return it."""
+
+    id: int
+    generation: int  # -1: the reference (baseline or sweep base), 0: warm starts / sweep points, 1..: CMA-ES
+    genome: list[float]
+    accelerator: dict  # the design's YAML form (designs.design_from_dict reads it)
+    fitness: float | None  # None: some layer (or every subnet) could not be mapped
+    error: str | None
+
+
+class SubnetRecord(TypedDict):
+    """One (design, subnet) pair a co-search costed."""
+
+    config: dict
+    accuracy: float
+    macs: float
+    energy: float | None
+    cycles: float | None
+    edp: float | None
 
 
 def genome_key(genome: np.ndarray) -> str:
@@ -131,36 +153,31 @@ class RunStore:
         where = "" if include_baseline else " WHERE generation >= 0"
         return int(self.db.execute(f"SELECT COUNT(*) FROM designs{where}").fetchone()[0])
 
-    def best(self, before_generation: int | None = None) -> dict | None:
+    def best(self, before_generation: int | None = None) -> DesignRecord | None:
         """The lowest-fitness searched design (of the generations before ``before_generation`` if given)."""
         limit = "" if before_generation is None else f" AND generation < {int(before_generation)}"
-        row = self.db.execute("SELECT id, generation, genome, accelerator, fitness FROM designs "
-                              f"WHERE generation >= 0 AND fitness IS NOT NULL{limit} ORDER BY fitness, id LIMIT 1"
-                              ).fetchone()
-        if row is None:
-            return None
-        return {"id": row[0], "generation": row[1], "genome": json.loads(row[2]),
-                "accelerator": json.loads(row[3]), "fitness": row[4]}
+        rows = self._records(f"WHERE generation >= 0 AND fitness IS NOT NULL{limit} ORDER BY fitness, id LIMIT 1")
+        return rows[0] if rows else None
 
-    def design(self, design_id: int) -> dict | None:
+    def design(self, design_id: int) -> DesignRecord | None:
         """One design's record (id, generation, genome, accelerator, fitness, error), or None."""
         rows = self._records("WHERE id = ?", (int(design_id),))
         return rows[0] if rows else None
 
-    def baseline(self) -> dict | None:
+    def baseline(self) -> DesignRecord | None:
         """The reference design (generation -1: the baseline or the sweep's base), or None."""
         rows = self._records("WHERE generation = -1 ORDER BY id LIMIT 1")
         return rows[0] if rows else None
 
-    def records(self) -> list[dict]:
+    def records(self) -> list[DesignRecord]:
         """Every design's record, the reference first, then in evaluation order."""
         return self._records("ORDER BY generation, id")
 
-    def _records(self, where: str, params: tuple = ()) -> list[dict]:
+    def _records(self, where: str, params: tuple = ()) -> list[DesignRecord]:
         rows = self.db.execute(f"SELECT id, generation, genome, accelerator, fitness, error FROM designs {where}",
                                params).fetchall()
-        return [{"id": r[0], "generation": r[1], "genome": json.loads(r[2]), "accelerator": json.loads(r[3]),
-                 "fitness": r[4], "error": r[5]} for r in rows]
+        return [DesignRecord(id=r[0], generation=r[1], genome=json.loads(r[2]), accelerator=json.loads(r[3]),
+                             fitness=r[4], error=r[5]) for r in rows]
 
     def best_subnet_configs(self, before_generation: int, count: int) -> list[dict]:
         """Co-search: the best subnets' configs of the ``count`` best designs of generations before this one."""
@@ -185,11 +202,11 @@ class RunStore:
         import pandas as pd
         return pd.read_sql_query("SELECT * FROM subnets ORDER BY design_id, rank", self.db)
 
-    def design_subnets(self, design_id: int) -> list[dict]:
+    def design_subnets(self, design_id: int) -> list[SubnetRecord]:
         rows = self.db.execute("SELECT config, accuracy, macs, energy, cycles, edp FROM subnets "
                                "WHERE design_id = ? ORDER BY rank", (design_id,)).fetchall()
-        return [{"config": json.loads(r[0]), "accuracy": r[1], "macs": r[2], "energy": r[3], "cycles": r[4],
-                 "edp": r[5]} for r in rows]
+        return [SubnetRecord(config=json.loads(r[0]), accuracy=r[1], macs=r[2], energy=r[3], cycles=r[4], edp=r[5])
+                for r in rows]
 
     # --- checkpoints ------------------------------------------------------------------------------
     def save_checkpoint(self, generation: int, state: bytes) -> None:

@@ -343,6 +343,15 @@ def cmd_timeloop_evaluate(args) -> int:
     return 0
 
 
+def _distinct_layers(cost):
+    """(file stem, layer cost) of each distinct layer shape of a network cost, first occurrence first."""
+    seen = set()
+    for i, lc in enumerate(cost.layers):
+        if lc.layer.shape_key not in seen:
+            seen.add(lc.layer.shape_key)
+            yield f"{i:02d}_{lc.layer.name or 'layer'}".replace("/", "_").replace(".", "_"), lc
+
+
 def _timeloop_export_hierarchy(args, out: Path) -> int:
     """naas timeloop export on a hierarchy: arch + ERT + problem + mapping per distinct layer shape, with
     exact-factor mappings (Timeloop takes no padding)."""
@@ -357,12 +366,8 @@ def _timeloop_export_hierarchy(args, out: Path) -> int:
                        "exact-factor mappings (--mapping search)")
     cost = evaluate_nest_network(_network(args), hier, nest_search_mapper(args.budget, args.seed, exact=True),
                                  mapping_source="searched, exact factors")
-    seen, written, notes = set(), 0, set()
-    for i, lc in enumerate(cost.layers):
-        if lc.layer.shape_key in seen:
-            continue
-        seen.add(lc.layer.shape_key)
-        stem = f"{i:02d}_{lc.layer.name or 'layer'}".replace("/", "_").replace(".", "_")
+    written, notes = 0, set()
+    for stem, lc in _distinct_layers(cost):
         try:
             docs = export_timeloop(lc.layer, hier, lc.mapping, zero_hop_energy=True)
         except ValueError as exc:
@@ -398,12 +403,8 @@ def cmd_timeloop_export(args) -> int:
         cost = search_network(net, acc, SearchSettings(budget=args.budget, seed=args.seed))
     targets = {"dram": args.dram_target, "l2": args.l2_target, "l1": args.l1_target}
     out.mkdir(parents=True, exist_ok=True)
-    seen, written = set(), 0
-    for i, lc in enumerate(cost.layers):
-        if lc.layer.shape_key in seen:
-            continue
-        seen.add(lc.layer.shape_key)
-        stem = f"{i:02d}_{lc.layer.name or 'layer'}".replace("/", "_").replace(".", "_")
+    written = 0
+    for stem, lc in _distinct_layers(cost):
         try:
             problem = timeloop_problem(lc.layer)
         except LayerSpecError as exc:

@@ -55,3 +55,14 @@ def check_inner_start(start: Any, sigma0: Any) -> None:
         check_start(start, sigma0, ("inner_start", "inner_sigma0"))
     except (TypeError, ValueError) as exc:
         raise config_error(exc) from None
+
+
+def check_elite_mutants(count: int, sigma: float, popsize: int | None) -> None:
+    """Refuses (``ConfigError`` naming the field) mutant settings a generation cannot hold."""
+    if not isinstance(count, int) or count < 0:
+        raise ConfigError(f"elite_mutants: {count!r} (allowed: an integer >= 0)", "elite_mutants")
+    if popsize and count >= popsize:
+        raise ConfigError(f"elite_mutants: {count} (allowed: below the population size, {popsize})",
+                          "elite_mutants")
+    if not (isinstance(sigma, (int, float)) and 0.0 < sigma <= 1.0):
+        raise ConfigError(f"elite_sigma: {sigma!r} (allowed: 0 < sigma <= 1, genes are in [0, 1])", "elite_sigma")

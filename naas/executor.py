@@ -6,7 +6,7 @@ order**, so what a run commits, and in which order, does not depend on where the
 from __future__ import annotations
 
 import os
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.context import SpawnContext, SpawnProcess
 from typing import Any, Callable, Iterator, Sequence
 
@@ -72,6 +72,16 @@ class _SingleThreadedSpawnContext(SpawnContext):
     Process = _SingleThreadedSpawnProcess
 
 
+def _results_in_order(futures: list) -> Iterator[Any]:
+    """Each future's result in task order as it is ready; the rest cancelled if the consumer stops early."""
+    try:
+        for f in futures:
+            yield f.result()
+    finally:
+        for f in futures:
+            f.cancel()
+
+
 class LocalProcessExecutor(Executor):
     """A pool of local worker processes (spawned, so Numba and cma start clean in each; one thread each)."""
 
@@ -82,13 +92,7 @@ class LocalProcessExecutor(Executor):
         self._pool = ProcessPoolExecutor(workers, mp_context=_SingleThreadedSpawnContext())
 
     def map_ordered(self, fn, tasks):
-        futures: list[Future] = [self._pool.submit(fn, t) for t in tasks]
-        try:
-            for f in futures:
-                yield f.result()
-        finally:
-            for f in futures:
-                f.cancel()
+        return _results_in_order([self._pool.submit(fn, t) for t in tasks])
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -118,13 +122,7 @@ class DaskExecutor(Executor):
         self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
 
     def map_ordered(self, fn, tasks):
-        futures = self.client.map(fn, list(tasks), pure=False, retries=2)
-        try:
-            for f in futures:
-                yield f.result()
-        finally:
-            for f in futures:
-                f.cancel()
+        return _results_in_order(self.client.map(fn, list(tasks), pure=False, retries=2))
 
     def close(self) -> None:
         self.client.close()

@@ -25,17 +25,16 @@ import numpy as np
 from cost_model.evaluate import NetworkEvaluationError
 from mapping.encoding import ENCODINGS
 from mapping.network_search import SearchSettings
-from mapping.search import STARTS
 from nn_space.zoo import get_network
 
 from .designs import Design, NetworkCoster, design_from_dict, design_space, design_to_dict, energy_classes, \
     load_design, save_design
 
 from .executor import Executor, InlineExecutor
-from .config_checks import check_choice, check_counts, check_inner_start, check_networks, check_outer
-from .config_base import InnerSearches, StoredConfig
+from .config_checks import check_choice, check_networks
+from .config_base import OuterSearchConfig
 from .config_options import option
-from .hardware_space import MODES, WARM_STARTS
+from .hardware_space import MODES
 from .final_costs import record_final
 from .outer_loop import SearchProgress, check_elite_mutants, default_popsize, search_designs, stored_optimizer
 from .run_folder import open_run_folder
@@ -46,54 +45,24 @@ KIND = "search"
 
 
 @dataclass(frozen=True)
-class HardwareSearchConfig(StoredConfig, InnerSearches):
+class HardwareSearchConfig(OuterSearchConfig):
     """Everything that determines a hardware search's result (stored in the run folder); ``naas search``'s
     options are built from these fields, so their defaults live here alone (``naas.config_options``)."""
 
-    baseline: str = option("eyeriss", "accelerator whose #PEs and on-chip memory cap the search (built-in name "
-                                      "or YAML file; a hierarchy such as eyeriss-hier too)")
     networks: tuple[str, ...] = option(("resnet50",), "comma-separated built-in networks (fitness: geomean EDP)")
     mode: str = option("full", "what is searched: full (sizes, connectivity and mappings); sizing (sizes only, "
                                "the baseline's dataflow and default mappings) and connectivity (no mapping "
                                "search) are ablations", choices=MODES, group="ablation")
-    budget: int = option(60, "hardware designs to evaluate, rounded up to whole generations (with --resume: "
-                             "extend the run to this many)")
-    seed: int = option(0, "seed of the hardware and mapping searches (same seed, same result)")
-    inner_budget: int = option(500, "mapping-search evaluations per distinct layer shape (full mode)")
-    popsize: int | None = option(None, "hardware CMA-ES population (none: cma's default for the genes)", type=int)
-    sigma0: float = option(0.3, "initial CMA-ES step size of the hardware search, genes in [0, 1]")
-    axis_dims: int = option(3, "loop dims one array axis may parallelize (1: the paper's space, an ablation)",
-                            choices=(1, 2, 3), group="ablation")
-    final_budget: int = option(2000, "re-cost the baseline and the best design with this many mapping "
-                                     "evaluations per layer shape at the end (0: don't)")
     encoding: str = option("importance", "how parallel dims and loop orders are encoded: 'importance' (NAAS) "
                                          "or 'index' (one gene over the orders: an ablation)", choices=ENCODINGS,
                              group="ablation")
-    warm_start: str = option("dataflows", "generation 0: 'dataflows' (the baseline and its resources as each "
-                                          "built-in dataflow, CMA-ES from the best) or 'baseline' (it alone)",
-                             choices=WARM_STARTS)
-    elite_mutants: int = option(0, "designs per generation proposed as Gaussian mutants of the best design so "
-                                   "far, injected into the CMA-ES population (0: none)")
-    elite_sigma: float = option(0.05, "their standard deviation per gene, genes in [0, 1]")
-    inner_start: str = option("best-default", "where each per-layer mapping search starts: 'default' (the "
-                                              "dataflow's default mapping), 'best-default' (the best of every "
-                                              "dataflow's default mapping) or 'random'", choices=STARTS)
-    inner_sigma0: float = option(0.15, "initial CMA-ES step size of each mapping search, genes in [0, 1]")
-    final_portfolio: bool = option(True, "re-cost at final_budget with, per layer shape, the best mapping of the "
-                                         "search's own mapping search and those from 'default' and "
-                                         "'best-default' at sigma0 0.25")
 
     def __post_init__(self):
+        super().__post_init__()
         object.__setattr__(self, "networks", tuple(self.networks))
         check_networks(self.networks)
-        check_counts(self, budget=1, inner_budget=1, final_budget=0)
         check_choice(self, "mode", MODES)
-        check_choice(self, "axis_dims", (1, 2, 3))
         check_choice(self, "encoding", ENCODINGS)
-        check_choice(self, "warm_start", WARM_STARTS)
-        check_outer(self.popsize, self.sigma0)
-        check_inner_start(self.inner_start, self.inner_sigma0)
-        check_elite_mutants(self.elite_mutants, self.elite_sigma, self.popsize)
 
 
 def network_summary(cost) -> dict[str, float]:

@@ -27,7 +27,6 @@ from typing import Callable
 import numpy as np
 
 from cost_model.evaluate import NetworkEvaluationError
-from mapping.search import STARTS
 from nn_space.accuracy import ACCURACY_LABEL, AccuracyPredictor, load_predictor
 from nn_space.ofa_spaces import SPACES, SubnetSpace
 from nn_space.zoo import get_network
@@ -35,15 +34,14 @@ from nn_space.zoo import get_network
 from .executor import Executor, InlineExecutor
 from .hardware_search import network_summary
 from .final_costs import record_final
-from .outer_loop import SearchProgress, check_elite_mutants, search_designs, stored_optimizer
+from .outer_loop import SearchProgress, search_designs, stored_optimizer
 from .run_folder import open_run_folder
 from .designs import NetworkCoster, design_from_dict, design_space, design_to_dict, \
     load_design, save_design
-from .config_checks import check_choice, check_counts, check_inner_start, check_networks, check_outer
-from .config_base import InnerSearches, StoredConfig
+from .config_checks import check_choice, check_counts, check_networks
+from .config_base import OuterSearchConfig
 from .config_options import option
 from .errors import ConfigError
-from .hardware_space import WARM_STARTS
 from .run_store import RunStore, genome_key
 
 KIND = "cosearch"
@@ -63,12 +61,11 @@ def _accuracy(text: str) -> float | None:
 
 
 @dataclass(frozen=True)
-class CosearchConfig(StoredConfig, InnerSearches):
+class CosearchConfig(OuterSearchConfig):
     """Everything that determines a co-search's result (stored in the run folder); ``naas cosearch``'s options
     are built from these fields, so their defaults live here alone (``naas.config_options``)."""
 
     space: str = option("ofa-resnet50", "subnet space", choices=tuple(SPACES))
-    baseline: str = option("eyeriss", "accelerator whose #PEs and on-chip memory cap the search")
     min_accuracy: float | None = option(None, "accuracy bound: a fraction or a percentage (none / 'reference': "
                                               "the predictor's value for ResNet-50's configuration, or the "
                                               "largest MobileNetV3)", type=_accuracy, metavar="A")
@@ -77,10 +74,8 @@ class CosearchConfig(StoredConfig, InnerSearches):
                                            cli=False)
     budget: int = option(40, "hardware designs, warm start included, whole generations (with --resume: extend "
                              "the run to this many)")
-    seed: int = option(0, "seed of every loop (same seed, same result)")
     inner_budget: int = option(300, "mapping-search evaluations per distinct layer shape")
     popsize: int | None = option(8, "hardware CMA-ES population (none: cma's default)", type=int)
-    sigma0: float = option(0.3, "initial CMA-ES step size of the hardware search, genes in [0, 1]")
     subnet_population: int = option(16, "subnets per generation of the middle loop")
     subnet_generations: int = option(4, "middle-loop generations per design")
     mutate_prob: float = option(0.1, "middle loop: probability that a mutation changes each subnet setting")
@@ -88,25 +83,14 @@ class CosearchConfig(StoredConfig, InnerSearches):
                                   "from, besides the reference")
     seed_generations: int = option(60, "generations of the predictor-only evolution that finds them")
     seed_restarts: int = option(2, "independent such evolutions, pooled")
-    axis_dims: int = option(3, "loop dims one array axis may parallelize (1: the paper's space, an ablation)",
-                            choices=(1, 2, 3), group="ablation")
-    final_budget: int = option(2000, "re-cost the reference and the best (subnet, design) at this mapping "
-                                     "budget at the end (0: don't)")
-    warm_start: str = option("dataflows", "generation 0: 'dataflows' (the baseline and its resources as each "
-                                          "built-in dataflow, CMA-ES from the best) or 'baseline' (it alone)",
-                             choices=WARM_STARTS)
     elite_mutants: int | None = option(None, "designs per generation proposed as Gaussian mutants of the best "
                                              "design so far, injected into the CMA-ES population (0: none; none: "
                                              "2, or the population size - 1 if smaller)", type=int)
-    elite_sigma: float = option(0.05, "their standard deviation per gene, genes in [0, 1]")
-    inner_start: str = option("best-default", "where each per-layer mapping search starts: 'default', "
-                                              "'best-default' or 'random'", choices=STARTS)
-    inner_sigma0: float = option(0.15, "initial CMA-ES step size of each mapping search, genes in [0, 1]")
-    final_portfolio: bool = option(True, "re-cost at final_budget with, per layer shape, the best mapping of the "
-                                         "search's own mapping search and those from 'default' and "
-                                         "'best-default' at sigma0 0.25")
 
     def __post_init__(self):
+        if self.elite_mutants is None:
+            object.__setattr__(self, "elite_mutants", max(0, min(2, (self.popsize or 3) - 1)))
+        super().__post_init__()
         check_choice(self, "space", tuple(SPACES))
         if self.reference_network == "auto":
             object.__setattr__(self, "reference_network", "resnet50" if self.space == "ofa-resnet50" else None)
@@ -116,17 +100,10 @@ class CosearchConfig(StoredConfig, InnerSearches):
                 self.min_accuracy, (int, float)) or not 0 < self.min_accuracy < 1):
             raise ConfigError(f"min_accuracy: {self.min_accuracy!r} (allowed: 0-1 as a fraction, 1-100 as a "
                               "percentage, or none for the reference's predicted accuracy)", "min_accuracy")
-        check_counts(self, budget=1, inner_budget=1, subnet_population=1, subnet_generations=0, seed_subnets=0,
-                     seed_generations=0, seed_restarts=1, final_budget=0)
-        check_choice(self, "axis_dims", (1, 2, 3))
-        check_choice(self, "warm_start", WARM_STARTS)
-        check_outer(self.popsize, self.sigma0)
+        check_counts(self, subnet_population=1, subnet_generations=0, seed_subnets=0, seed_generations=0,
+                     seed_restarts=1)
         if not isinstance(self.mutate_prob, (int, float)) or not 0 <= self.mutate_prob <= 1:
             raise ConfigError(f"mutate_prob: {self.mutate_prob!r} (allowed: 0 <= value <= 1)", "mutate_prob")
-        check_inner_start(self.inner_start, self.inner_sigma0)
-        if self.elite_mutants is None:
-            object.__setattr__(self, "elite_mutants", max(0, min(2, (self.popsize or 3) - 1)))
-        check_elite_mutants(self.elite_mutants, self.elite_sigma, self.popsize)
 
 
 def reference_subnet(space: SubnetSpace):

@@ -17,6 +17,7 @@ import cma
 import numpy as np
 
 
+from .config_checks import check_elite_mutants
 from .errors import ConfigError, RunFolderError
 from .executor import Executor
 from .run_store import RunStore
@@ -90,17 +91,6 @@ def start_optimizer(store: RunStore, start: list[np.ndarray], config, decode, ma
 def default_popsize(genes: int) -> int:
     """cma's default population for this many genes."""
     return 4 + int(3 * math.log(genes))
-
-
-def check_elite_mutants(count: int, sigma: float, popsize: int | None) -> None:
-    """Refuses (``ConfigError`` naming the field) mutant settings a generation cannot hold."""
-    if not isinstance(count, int) or count < 0:
-        raise ConfigError(f"elite_mutants: {count!r} (allowed: an integer >= 0)", "elite_mutants")
-    if popsize and count >= popsize:
-        raise ConfigError(f"elite_mutants: {count} (allowed: below the population size, {popsize})",
-                          "elite_mutants")
-    if not (isinstance(sigma, (int, float)) and 0.0 < sigma <= 1.0):
-        raise ConfigError(f"elite_sigma: {sigma!r} (allowed: 0 < sigma <= 1, genes are in [0, 1])", "elite_sigma")
 
 
 def elite_mutants(store: RunStore, count: int, sigma: float, seed: int) -> Callable[[int], list[np.ndarray]]:

@@ -126,3 +126,20 @@ def reproducible() -> dict[str, object]:
                     "not %s (seeds may round differently from other machines); call it first or set "
                     "OPENBLAS_CORETYPE=%s before starting Python", core or "unknown", coretype, coretype)
     return {"coretype": coretype, "openblas_core": core, "threads": threads, "pinned_in_process": pinned}
+
+
+_WARNED = []
+
+
+def warn_unless_pinned() -> None:
+    """Log once per process (warning) when this process's OpenBLAS runs other kernels than ``reproducible``
+    pins, so a search here may not give the command line's numbers (call it where searches start)."""
+    if _WARNED or os.environ.get("OPENBLAS_CORETYPE") or not (
+            platform.machine().lower() in ("x86_64", "amd64") and {"avx2", "fma"} <= _cpu_flags()):
+        return
+    core = openblas_core()
+    if core is not None and core.lower() != PINNED_CORETYPE.lower():
+        _WARNED.append(core)
+        log.warning("OpenBLAS runs its %s kernels here, not %s: CMA-ES searches may give other numbers than "
+                    "the naas command line (call naas.reproducible() before importing numpy)", core,
+                    PINNED_CORETYPE)

@@ -78,8 +78,10 @@ def evaluate(network: Any, accelerator: Any, mapping: str = "search", budget: in
     default rule (``'default'``). ``exact_factors``: hierarchies only, no padding (as Timeloop and ZigZag);
     ``energy``: an energy table overriding a 3-level accelerator's. A layer that cannot be mapped raises
     ``NetworkEvaluationError`` holding the costs of the others (``.partial``)."""
+    from cost_model.blas_kernels import warn_unless_pinned
     from cost_model.hierarchy import Hierarchy
 
+    warn_unless_pinned()
     net = globals()["network"](network)
     acc = load_accelerator(accelerator)
     if mapping not in MAPPINGS:
@@ -157,8 +159,11 @@ def search_mappings(network: Any, accelerator: Any, budget: int = SearchSettings
 
 
 def _executor(workers: int, scheduler: str | None, executor):
+    from cost_model.blas_kernels import warn_unless_pinned
+
     from .executor import make_executor
 
+    warn_unless_pinned()
     return executor if executor is not None else make_executor(workers, scheduler)
 
 

@@ -3,7 +3,6 @@ README stays a user's guide (at most 12 KB)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from .conftest import REPO, ofa_data_dir
 

@@ -16,14 +16,18 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
-import pandas as pd
+import naas
 
-from cost_model.accelerator import load_accelerator
-from cost_model.hierarchy import Hierarchy, StorageLevel, hierarchy_from_accelerator
-from cost_model.nest_evaluate import evaluate_nest
-from mapping.nest import LevelMapping, NestMapping
-from mapping.nest_search import search_nest_layer
-from nn_space.zoo import get_network
+naas.reproducible()  # before numpy loads: pins OpenBLAS's kernels and threads
+
+import pandas as pd  # noqa: E402
+
+from cost_model.accelerator import load_accelerator  # noqa: E402
+from cost_model.hierarchy import Hierarchy, StorageLevel, hierarchy_from_accelerator  # noqa: E402
+from cost_model.nest_evaluate import evaluate_nest  # noqa: E402
+from mapping.nest import LevelMapping, NestMapping  # noqa: E402
+from mapping.nest_search import search_nest_layer  # noqa: E402
+from nn_space.zoo import get_network  # noqa: E402
 
 ORDERS = {"WS": "NKCRSYX", "OS": "NKYXCRS", "IS": "NCYXRSK"}
 

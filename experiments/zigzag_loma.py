@@ -60,6 +60,10 @@ from typing import Any
 for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # one thread: cma's eigendecompositions run ~10x slower multi-threaded here
 
+import naas  # noqa: E402
+
+naas.reproducible()  # before numpy loads: pins OpenBLAS's kernels and threads
+
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 

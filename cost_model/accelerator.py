@@ -14,7 +14,8 @@ import yaml
 from nn_space.layers import DIMS, LayerSpecError, dim_index
 
 from .energy import DEFAULT_ENERGY_TABLE, ENERGY_TABLES, EnergyTable, get_energy_table
-from .units import UnitError, format_bytes, parse_bandwidth, parse_clock, parse_size
+from .units import UnitError, finite_number, format_bytes, parse_bandwidth, parse_clock, parse_size
+from .yaml_files import read_yaml_file
 
 TENSORS = ("weights", "inputs", "outputs")
 DATAFLOWS = ("weight-stationary", "output-stationary", "row-stationary", "input-stationary")
@@ -30,6 +31,8 @@ HW_ENERGY = 12  # 8 energies, see EnergyTable.vector
 HW_AXIS_OF_DIM = 20  # 7 values: the array axis that parallelizes each loop dim, -1 = none
 HW_AXIS_SIZE = 27  # 3 values: sizes of the array axes (1 for absent axes)
 HW_SIZE = 30
+#: Largest size of one array / fan-out axis (the kernels' spatial factors are 64-bit integers).
+MAX_AXIS_SIZE = 1 << 20
 
 
 class AcceleratorSpecError(ValueError):
@@ -46,6 +49,14 @@ class ArrayDim:
 
     size: int
     dim: str | tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        # Timeloop's names (M, P, Q), primes (Y', X') and lower case read as naas's dims (K, Y, X, ...); names
+        # that are no loop dim stay as given, for ``check_axes`` to refuse by name.
+        if isinstance(self.dim, str):
+            object.__setattr__(self, "dim", canonical_dim(self.dim))
+        elif isinstance(self.dim, (list, tuple)):
+            object.__setattr__(self, "dim", tuple(canonical_dim(d) for d in self.dim))
 
     @property
     def dims(self) -> tuple[str, ...]:
@@ -183,6 +194,14 @@ class Accelerator:
         return d
 
 
+def canonical_dim(name):
+    """naas's name of a loop dim given by any accepted name (``'q'`` -> ``'X'``); other values unchanged."""
+    try:
+        return DIMS[dim_index(name)] if isinstance(name, str) else name
+    except LayerSpecError:
+        return name
+
+
 def _num(x: float):
     return "unlimited" if math.isinf(x) else (int(x) if float(x).is_integer() else x)
 
@@ -196,15 +215,16 @@ def check_axes(axes, path: str, other: str, error: type[ValueError]) -> None:
     (errors read ``{path}[i].size: ...``)."""
     seen = set()
     for i, a in enumerate(axes):
-        if isinstance(a.size, bool) or not isinstance(a.size, int) or a.size < 1:
-            raise error(f"{path}[{i}].size: {a.size!r} (allowed: integer >= 1)")
+        if isinstance(a.size, bool) or not isinstance(a.size, int) or not 1 <= a.size <= MAX_AXIS_SIZE:
+            raise error(f"{path}[{i}].size: {a.size!r} (allowed: integer 1 to {MAX_AXIS_SIZE})")
         if not a.dims:
             raise error(f"{path}[{i}].dims: empty (name at least one loop dim)")
         for name in a.dims:
             try:
                 d = DIMS[dim_index(name)]
             except LayerSpecError:
-                raise error(f"{path}[{i}].dim: {name!r} (allowed: one of {', '.join(DIMS)})") from None
+                raise error(f"{path}[{i}].dim: {name!r} (allowed: one of {', '.join(DIMS)}, or Timeloop's "
+                            f"M, P, Q; any case)") from None
             if d in seen:
                 raise error(f"{path}[{i}].dim: {name!r} is already parallelized by {other}")
             seen.add(d)
@@ -217,9 +237,13 @@ def _check_accelerator(acc: Accelerator) -> None:
     check_axes(acc.array, f"{where}: array", "another array axis", AcceleratorSpecError)
     if not isinstance(acc.word_bits, int) or not 1 <= acc.word_bits <= 64:
         raise AcceleratorSpecError(f"{where}: word_bits: {acc.word_bits!r} (allowed: 1 to 64)")
-    if not acc.clock_hz > 0:
-        raise AcceleratorSpecError(f"{where}: clock: {acc.clock_hz!r} Hz (allowed: > 0)")
+    if not (acc.clock_hz > 0 and math.isfinite(acc.clock_hz)):
+        raise AcceleratorSpecError(f"{where}: clock: {acc.clock_hz!r} Hz (allowed: a finite value > 0)")
     word = acc.word_bits / 8
+    for label, b in (("l1.size", acc.l1_bytes), ("l2.size", acc.l2_bytes), *(
+            (f"l1.partition.{t}", x) for t, x in zip(TENSORS, acc.l1_partition or ()))):
+        if not math.isfinite(b):
+            raise AcceleratorSpecError(f"{where}: {label}: {b!r} B (allowed: a finite size)")
     if not acc.l1_bytes >= 3 * word:
         raise AcceleratorSpecError(
             f"{where}: l1.size: {acc.l1_bytes:g} B cannot hold one word each of weights, inputs and "
@@ -263,9 +287,12 @@ class _Reader:
         self.origin = origin
 
     def fail(self, path: str, message: str) -> AcceleratorSpecError:
-        return AcceleratorSpecError(f"{self.origin}: {path}: {message}")
+        return AcceleratorSpecError(f"{self.origin}: {path}: {message}" if path else f"{self.origin}: {message}")
 
     def mapping(self, value, path: str, allowed: set[str], required: set[str] = frozenset()) -> dict:
+        if value is None and not path:
+            raise self.fail(path, f"empty (expected a mapping with the keys {', '.join(sorted(required))} and "
+                                  f"optionally {', '.join(sorted(allowed - set(required)))})")
         if not isinstance(value, MappingT):
             raise self.fail(path, f"{value!r} is not a mapping (allowed keys: {', '.join(sorted(allowed))})")
         for key in value:
@@ -315,8 +342,8 @@ def accelerator_from_dict(doc: Any, origin: str = "<dict>") -> Accelerator:
     for i, entry in enumerate(array_doc):
         entry = rd.mapping(entry, f"array[{i}]", {"size", "dim", "dims"}, {"size"})
         size = entry["size"]
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise rd.fail(f"array[{i}].size", f"{size!r} (allowed: integer >= 1)")
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_AXIS_SIZE:
+            raise rd.fail(f"array[{i}].size", f"{size!r} (allowed: integer 1 to {MAX_AXIS_SIZE})")
         if ("dim" in entry) == ("dims" in entry):
             raise rd.fail(f"array[{i}]", "give exactly one of dim (a loop dim) or dims (a list of them)")
         if "dim" in entry:
@@ -346,8 +373,8 @@ def accelerator_from_dict(doc: Any, origin: str = "<dict>") -> Accelerator:
     if "overrides" in energy_doc:
         over = rd.mapping(energy_doc["overrides"], "energy.overrides", {"mac", "noc", "l1", "l2", "dram"})
         for key, value in over.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise rd.fail(f"energy.overrides.{key}", f"{value!r} (allowed: number >= 0)")
+            if finite_number(value) is None or value < 0:
+                raise rd.fail(f"energy.overrides.{key}", f"{value!r} (allowed: a finite number >= 0)")
         table = table.with_overrides(**over)
     sources = doc.get("sources", {})
     if not isinstance(sources, MappingT):
@@ -387,14 +414,7 @@ def load_accelerator(name_or_path: str | Path) -> Accelerator:
                 f"accelerator: {str(name_or_path)!r} is neither a file nor built in "
                 f"(built in: {', '.join(builtin_accelerators())})")
         path = candidate
-    if not path.exists():
-        raise AcceleratorSpecError(f"accelerator: file {str(path)!r} does not exist")
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise AcceleratorSpecError(f"{path}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+    doc = read_yaml_file(path, AcceleratorSpecError, "accelerator")
     return accelerator_from_dict(doc, origin=str(path))
 
 

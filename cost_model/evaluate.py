@@ -8,12 +8,12 @@ from typing import Callable
 import numpy as np
 
 from mapping.spec import Mapping, MappingSpecError
-from nn_space.layers import ConvLayer, Network
+from nn_space.layers import DIM_ALIASES, DIMS, ConvLayer, Network
 
 from .accelerator import Accelerator
 from .kernel import evaluate_batch, evaluate_into, layer_vector
 from .stats import ACTIONS, LEVELS, NUM_STATS, STAT_INDEX, TENSOR_KEYS
-from .status import reason
+from .status import SPATIAL_TOO_LARGE, reason
 
 
 class InvalidMappingError(MappingSpecError):
@@ -37,8 +37,39 @@ def _limits(acc: Accelerator) -> dict:
     return {"l1_words": acc.l1_words, "l2_words": acc.l2_words, "l1_part": part}
 
 
-def explain_status(stats: np.ndarray, acc: Accelerator) -> str:
-    return reason(int(stats[STAT_INDEX["status"]]), stats, _limits(acc))
+def explain_status(stats: np.ndarray, acc: Accelerator, mapping: Mapping | None = None) -> str:
+    """Why a mapping is invalid; with the ``mapping``, a too large spatial fan-out names its dims and factors."""
+    code = int(stats[STAT_INDEX["status"]])
+    kind, detail = divmod(code, 16)
+    if mapping is not None and kind == SPATIAL_TOO_LARGE:
+        return _spatial_reason(detail, acc, mapping)
+    return reason(code, stats, _limits(acc))
+
+
+_TIMELOOP_NAME = {v: k for k, v in DIM_ALIASES.items() if len(k) == 1}  # K -> M, Y -> P, X -> Q
+
+
+def _spatial_reason(detail: int, acc: Accelerator, mapping: Mapping) -> str:
+    timeloop = mapping.label.startswith("Timeloop")  # read from a Timeloop file: its dim names too
+
+    def _dim_factor(d: str, f: int) -> str:
+        alias = _TIMELOOP_NAME.get(d) if timeloop else None
+        return f"{d}={f}" + (f" (Timeloop {alias})" if alias else "")
+
+    axes = ", ".join(f"{a.size} ({a.label})" for a in acc.array)
+    if detail >= 8 and detail - 8 < len(acc.array):
+        i = detail - 8
+        a = acc.array[i]
+        used = [(d, mapping.spatial[DIMS.index(d)]) for d in a.dims]
+        prod = int(np.prod([f for _, f in used]))
+        listed = " x ".join(_dim_factor(d, f) for d, f in used if f > 1) or "none > 1"
+        return (f"spatial factors on array axis {i} ({a.label}): {listed} = {prod}, more than the axis size "
+                f"{a.size} (allowed: a product <= {a.size})")
+    if detail < len(DIMS):
+        d = DIMS[detail]
+        return (f"spatial factor {_dim_factor(d, mapping.spatial[detail])}, but no array axis parallelizes {d} "
+                f"(the array's axes: {axes}; allowed: spatial {d}=1)")
+    return reason(detail + 16 * SPATIAL_TOO_LARGE)
 
 
 class CostView:
@@ -113,7 +144,7 @@ def evaluate_layer(layer: ConvLayer, acc: Accelerator, mapping: Mapping) -> Laye
     stats = evaluate_stats(layer, acc, mapping)
     if stats[0] != 0:
         where = f"layer {layer.name!r}" if layer.name else f"layer {layer.describe()}"
-        raise InvalidMappingError(f"{where} on {acc.name}: {explain_status(stats, acc)}", int(stats[0]))
+        raise InvalidMappingError(f"{where} on {acc.name}: {explain_status(stats, acc, mapping)}", int(stats[0]))
     stats.flags.writeable = False
     return LayerCost(layer, mapping, stats, acc.energy.unit)
 

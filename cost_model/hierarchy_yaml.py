@@ -24,12 +24,13 @@ from typing import Any, Mapping as MappingT
 
 import yaml
 
-from .accelerator import (BUILTIN_DIR, TENSORS, AcceleratorSpecError, ArrayDim, _Reader,
+from .accelerator import (BUILTIN_DIR, MAX_AXIS_SIZE, TENSORS, AcceleratorSpecError, ArrayDim, _Reader,
                           accelerator_from_dict)
 from .energy import DEFAULT_ENERGY_TABLE, ENERGY_TABLES, get_energy_table
 from .hierarchy import (ENERGY_CLASSES, Hierarchy, HierarchySpecError, StorageLevel, check_word_room,
                         hierarchy_from_accelerator, level_dict)
-from .units import parse_clock, parse_size
+from .units import finite_number, parse_clock, parse_size
+from .yaml_files import read_yaml_file
 
 HIERARCHY_DIR = Path(__file__).resolve().parent / "hierarchies"
 _TOP = {"name", "description", "word_bits", "precision", "clock", "energy", "levels", "sources"}
@@ -50,8 +51,8 @@ def _axes(rd: _Reader, doc, path: str) -> tuple[ArrayDim, ...]:
     for i, entry in enumerate(doc):
         entry = rd.mapping(entry, f"{path}[{i}]", {"size", "dim", "dims"}, {"size"})
         size = entry["size"]
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise rd.fail(f"{path}[{i}].size", f"{size!r} (allowed: integer >= 1)")
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_AXIS_SIZE:
+            raise rd.fail(f"{path}[{i}].size", f"{size!r} (allowed: integer 1 to {MAX_AXIS_SIZE})")
         if ("dim" in entry) == ("dims" in entry):
             raise rd.fail(f"{path}[{i}]", "give exactly one of dim (a loop dim) or dims (a list of them)")
         dims = [entry["dim"]] if "dim" in entry else entry["dims"]
@@ -98,7 +99,7 @@ def _level(rd: _Reader, doc, i: int, word_bits: int, bits: tuple[int, int, int])
                 v = e[key]
                 vals = ([v.get(t) for t in TENSORS] if isinstance(v, MappingT) else [v] * 3)
                 for t, x in zip(TENSORS, vals):
-                    if isinstance(x, bool) or not isinstance(x, (int, float)) or not (x >= 0 and math.isfinite(x)):
+                    if finite_number(x) is None or not x >= 0:
                         raise rd.fail(f"{path}.energy.{key}", f"{x!r} for {t} (allowed: a number >= 0, or one "
                                                              f"per tensor)")
                 per.append(tuple(float(x) for x in vals))
@@ -107,8 +108,8 @@ def _level(rd: _Reader, doc, i: int, word_bits: int, bits: tuple[int, int, int])
         energy = "dram"
     fanout = _axes(rd, doc["fanout"], f"{path}.fanout") if "fanout" in doc else ()
     hop = doc.get("fanout_hop_energy")
-    if hop is not None and (isinstance(hop, bool) or not isinstance(hop, (int, float))):
-        raise rd.fail(f"{path}.fanout_hop_energy", f"{hop!r} (allowed: a number >= 0)")
+    if hop is not None and (finite_number(hop) is None or not hop >= 0):
+        raise rd.fail(f"{path}.fanout_hop_energy", f"{hop!r} (allowed: a finite number >= 0)")
     return StorageLevel(name=name, keeps=tuple(keeps), size_bytes=size, partition=partition,
                         bandwidth=bandwidth, energy=energy, read_energy=read_e, write_energy=write_e,
                         fanout=fanout, hop_energy=None if hop is None else float(hop), word_bits=lw)
@@ -142,8 +143,8 @@ def hierarchy_from_dict(doc: Any, origin: str = "<dict>") -> Hierarchy:
     if "overrides" in energy_doc:
         over = rd.mapping(energy_doc["overrides"], "energy.overrides", {"mac", "noc"})
         for key, value in over.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                raise rd.fail(f"energy.overrides.{key}", f"{value!r} (allowed: number >= 0)")
+            if finite_number(value) is None or not value >= 0:
+                raise rd.fail(f"energy.overrides.{key}", f"{value!r} (allowed: a finite number >= 0)")
         table = table.with_overrides(**over)
     sources = doc.get("sources", {})
     if not isinstance(sources, MappingT):
@@ -177,14 +178,7 @@ def load_hierarchy(name_or_path: str | Path) -> Hierarchy:
         else:
             raise HierarchySpecError(f"accelerator: {str(name_or_path)!r} is neither a file nor built in "
                                      f"(built in: {', '.join(builtin_hierarchies())})")
-    if not path.is_file():
-        raise HierarchySpecError(f"accelerator: {str(path)!r} is not a file")
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise HierarchySpecError(f"{path}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+    doc = read_yaml_file(path, HierarchySpecError, "hierarchy")
     try:
         return hierarchy_from_dict(doc, origin=str(path))
     except AcceleratorSpecError as exc:
@@ -220,8 +214,8 @@ def is_hierarchy_file(name_or_path: str | Path) -> bool:
     if not path.suffix and not path.exists():
         return (HIERARCHY_DIR / f"{str(name_or_path).lower().replace('_', '-')}.yaml").exists()
     try:
-        doc = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        doc = read_yaml_file(path)
+    except ValueError:  # unreadable: the accelerator reader reports why
         return False
     return isinstance(doc, MappingT) and "levels" in doc
 

@@ -1,6 +1,7 @@
 """Python entry points of the general-hierarchy model: validate, convert, call the kernel, name the results."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,8 +29,9 @@ class InvalidNestMappingError(MappingSpecError):
         self.status = status
 
 
-def explain_nest_status(out: np.ndarray, hier: Hierarchy) -> str:
-    """A sentence naming the level, the tensor / dim / axis and the sizes involved."""
+def explain_nest_status(out: np.ndarray, hier: Hierarchy, mapping=None) -> str:
+    """A sentence naming the level, the tensor / dim / axis and the sizes involved (with the ``mapping``, a
+    too large fan-out also names its dims' factors)."""
     kind, lv, detail = int(out[R_STATUS]), int(out[R_STATUS_LEVEL]), int(out[R_STATUS_DETAIL])
     name = hier.levels[lv].name if 0 <= lv < hier.num_levels else f"level {lv}"
     if kind == 0:
@@ -49,6 +51,13 @@ def explain_nest_status(out: np.ndarray, hier: Hierarchy) -> str:
         return f"spatial factor on {DIMS[detail]} below level {name}, whose fan-out parallelizes {has}"
     if kind == SPATIAL_TOO_LARGE:
         a = hier.levels[lv].fanout[detail]
+        if mapping is not None and 0 <= lv < len(mapping.levels):
+            sp = mapping.levels[lv].spatial
+            used = [(d, int(sp[DIMS.index(d)])) for d in a.dims]
+            listed = " x ".join(f"{d}={f}" for d, f in used if f > 1) or "none > 1"
+            return (f"spatial factors on axis {detail} ({a.label}) below level {name}: {listed} = "
+                    f"{math.prod(f for _, f in used)}, more than its size {a.size} (allowed: a product <= "
+                    f"{a.size})")
         return (f"spatial factors on axis {detail} ({a.label}) below level {name} multiply to more than "
                 f"its size {a.size}")
     if kind == CAPACITY:
@@ -124,7 +133,7 @@ def evaluate_nest(layer: ConvLayer, hier: Hierarchy, mapping: NestMapping) -> Ne
     stats = nest_stats(layer, hier, mapping)
     if stats[R_STATUS] != 0:
         where = f"layer {layer.name!r}" if layer.name else f"layer {layer.describe()}"
-        raise InvalidNestMappingError(f"{where} on {hier.name}: {explain_nest_status(stats, hier)}",
+        raise InvalidNestMappingError(f"{where} on {hier.name}: {explain_nest_status(stats, hier, mapping)}",
                                       int(stats[R_STATUS]))
     stats.flags.writeable = False
     return NestCost(layer, hier, mapping, stats)

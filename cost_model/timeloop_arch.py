@@ -739,6 +739,10 @@ def import_timeloop_arch(arch_doc: MappingT, ert_doc: MappingT | None = None, by
             cname, ccount = _split_name(str(comp.get("name", "")))
             cls = str(comp.get("class", ""))
             attrs = dict(comp.get("attributes", {}) or {})
+            for key, value in attrs.items():
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise ValueError(f"Timeloop architecture: {cname}: attributes.{key} {value!r}: must be a "
+                                     f"finite number")
             if any(k in cls for k in ("mac", "compute", "intmac", "fpmac", "multiplier", "adder")) and \
                     not any(k in cls.lower() for k in ("dram", "sram", "regfile", "buffer", "storage")):
                 mac = (cname, attrs, mult * ccount)
@@ -756,6 +760,10 @@ def import_timeloop_arch(arch_doc: MappingT, ert_doc: MappingT | None = None, by
         for t in tables:
             key = _split_name(str(t.get("name", "")).split(".")[-1])[0]
             ert[key] = {str(a.get("name")): float(a.get("energy", 0.0)) for a in t.get("actions", [])}
+            for action, energy in ert[key].items():
+                if not (math.isfinite(energy) and energy >= 0):
+                    raise ValueError(f"Timeloop ERT: {key}: {action} energy {energy!r}: must be a finite number "
+                                     f">= 0")
 
     keeps_of: dict[str, tuple[str, ...]] = {}
     if bypass is not None:

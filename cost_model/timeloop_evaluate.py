@@ -55,6 +55,7 @@ from .nest_evaluate import DATASPACE_NAMES, InvalidNestMappingError, evaluate_ne
 from .nest_layout import TENSOR_KEYS
 from .timeloop_arch import (FANOUT_ATTR, TaggedNode, _split_name, import_timeloop_arch, is_timeloop_v04,
                             v04_to_v03)
+from .yaml_files import StrictLoader, non_finite, read_yaml_file
 
 __all__ = ["evaluate_timeloop_files", "TimeloopFileError"]
 
@@ -70,9 +71,10 @@ def _line(text: Any) -> str:
     return " ".join(str(text).split())
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that reads any ``!Tag`` (Timeloop v0.4's ``!Component``, ``!Container``) as its plain node; a
-    tagged mapping is a ``TaggedNode`` (a dict whose ``tag`` is the tag's name, e.g. ``"Container"``)."""
+class _Loader(StrictLoader):
+    """The project's safe loader (``cost_model.yaml_files.StrictLoader``) that also reads any ``!Tag``
+    (Timeloop v0.4's ``!Component``, ``!Container``) as its plain node; a tagged mapping is a ``TaggedNode``
+    (a dict whose ``tag`` is the tag's name, e.g. ``"Container"``)."""
 
 
 def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
@@ -88,23 +90,11 @@ _Loader.add_multi_constructor("!", _any_tag)
 
 
 def _read(path: str | Path, role: str) -> Any:
-    p = Path(path)
-    if not p.exists():
-        raise TimeloopFileError(f"{role} file {str(p)!r}: does not exist")
-    if p.is_dir():
-        raise TimeloopFileError(f"{p}: is a directory (expected the {role} YAML file)")
-    try:
-        text = p.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise TimeloopFileError(f"{p}: not UTF-8 text (byte {exc.start}; expected the {role} YAML file)") from None
-    except OSError as exc:
-        raise TimeloopFileError(f"{p}: cannot be read ({exc.strerror or exc})") from None
-    try:
-        return yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise TimeloopFileError(_line(f"{p}: not valid YAML{at}: {getattr(exc, 'problem', None) or exc}")) from None
+    doc = read_yaml_file(path, TimeloopFileError, role, loader=_Loader)
+    bad = non_finite(doc)
+    if bad is not None:  # no Timeloop number is infinite (or not a number)
+        raise TimeloopFileError(f"{path}: {bad[0]}: {bad[1]!r} (allowed: a finite number)")
+    return doc
 
 
 def _find(docs: list[tuple[str, Any]], keys: tuple[str, ...]) -> tuple[str, Any, str] | None:
@@ -163,7 +153,7 @@ def _fanout_xy(arch_doc: Any) -> dict[str, tuple[int, int]]:
                 fx, fy = n, 1
             out[name] = (fx, fy)
         return out
-    except (TypeError, ValueError, AttributeError):
+    except (TypeError, ValueError, AttributeError, ArithmeticError):
         return {}
 
 

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any, Mapping as MappingT, Sequence
 
 from nn_space.layers import DIMS, ConvLayer
-from nn_space.timeloop_problem import (NAAS_TO_TIMELOOP, TIMELOOP_TO_NAAS, TimeloopFormatError, read_yaml,
-                                       timeloop_instance)
+from nn_space.timeloop_problem import (MAX_BOUND, NAAS_TO_TIMELOOP, TIMELOOP_TO_NAAS, TimeloopFormatError,
+                                       read_yaml, timeloop_instance)
 
 from .spec import Mapping
 
@@ -90,9 +90,9 @@ def _parse_factors(raw: Any, where: str, dims: dict[str, str]) -> dict[str, int]
     for name, value in items:
         if name not in dims:
             raise TimeloopFormatError(f"{where}.factors: dim {name!r} (allowed: {', '.join(dims)})")
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise TimeloopFormatError(f"{where}.factors.{name}: {value!r} (allowed: integer >= 1, or 0 for "
-                                      f"'the rest of the bound')")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_BOUND:
+            raise TimeloopFormatError(f"{where}.factors.{name}: {value!r} (allowed: integer 1 to {MAX_BOUND}, or 0 "
+                                      f"for 'the rest of the bound')")
         naas = dims[name]
         if naas == "_one" and value > 1:
             raise TimeloopFormatError(f"{where}.factors.{name}: {value} (this layer has {name} = 1)")
@@ -260,7 +260,8 @@ def mapping_from_timeloop(doc: Any, layer: ConvLayer, levels: MappingT[str, str]
         return "".join(rest + listed)
 
     mapping = Mapping(dram=temporal["dram"], l2=temporal["l2"], spatial=spatial, l1=temporal["l1"],
-                      dram_order=order_of("dram"), l2_order=order_of("l2"), l1_order=order_of("l1"))
+                      dram_order=order_of("dram"), l2_order=order_of("l2"), l1_order=order_of("l1"),
+                      label=f"Timeloop mapping {origin}")
     return mapping, notes
 
 

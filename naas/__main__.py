@@ -4,11 +4,14 @@ import sys
 
 def run() -> None:
     """The ``naas`` console script: ``reproducible()`` before numpy loads, then ``naas.cli.main``."""
-    from cost_model.blas_kernels import reproducible
+    try:
+        from cost_model.blas_kernels import reproducible
 
-    reproducible()
-    from .cli import main
-
+        reproducible()
+        from .cli import main
+    except KeyboardInterrupt:  # Ctrl-C while the modules load: nothing ran yet
+        print("naas: interrupted", file=sys.stderr)
+        sys.exit(130)
     sys.exit(main())
 
 

@@ -7,32 +7,56 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from cost_model.accelerator import AcceleratorSpecError, builtin_accelerators, load_accelerator
-from cost_model.hierarchy import HierarchySpecError
+from cost_model.accelerator import builtin_accelerators, load_accelerator
 from cost_model.blas_kernels import reproducible
 from cost_model.energy import ENERGY_TABLES, get_energy_table
 from cost_model.evaluate import NetworkCost, NetworkEvaluationError, evaluate_network
-from cost_model.units import UnitError
 from mapping.default_mapping import default_mapping
 from mapping.network_search import SearchSettings, search_network
 from mapping.search import METHODS, OBJECTIVES
-from mapping.spec import MappingSpecError
-from nn_space.accuracy import PredictorError
 from nn_space.layers import LayerSpecError
 from nn_space.zoo import NETWORKS, get_network
 
 from naas.config_options import add_config_options, build_config, given_options, names
-from naas.errors import NaasError, cli_message
-from naas.executor import ExecutorError
+from naas.errors import INPUT_ERRORS, cli_message
 from naas.progress import progress_bars
-from naas.sweep_spec import SweepSpecError
 
-USER_ERRORS = (AcceleratorSpecError, HierarchySpecError, LayerSpecError, MappingSpecError, UnitError,
-               PredictorError, ExecutorError, SweepSpecError)
+#: exit code of a command stopped by Ctrl-C (128 + SIGINT, as a shell reports it)
+INTERRUPTED = 130
+#: the commands that write a run folder (``--out`` / ``--resume``), which Ctrl-C leaves resumable
+RUN_COMMANDS = ("search", "cosearch", "sweep")
 
 
 class CliError(Exception):
     """A user error the CLI reports on one line with exit code 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, ``naas search: error: ...`` (exit code 2), with a
+    pointer to ``--help`` instead of the whole usage; ``--help`` itself is argparse's. Subparsers made with
+    ``add_subparsers`` are of the same class."""
+
+    #: where ``parse_known_args`` notes the innermost (sub)parser that parsed the command line
+    _PROG = "_naas_parser_prog"
+
+    def error(self, message: str, prog: str | None = None):
+        prog = prog or self.prog
+        self.exit(2, f"{prog}: error: {' '.join(message.split())} (see '{prog} --help')\n")
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace = argparse.Namespace() if namespace is None else namespace
+        setattr(namespace, self._PROG, self.prog)  # a subparser's, parsed later, is copied over it
+        return super().parse_known_args(args, namespace)
+
+    def parse_args(self, args=None, namespace=None):
+        """As argparse's, with arguments no parser knows reported by the (sub)command they were given to."""
+        namespace, extras = self.parse_known_args(args, namespace)
+        prog = getattr(namespace, self._PROG, None)
+        if hasattr(namespace, self._PROG):
+            delattr(namespace, self._PROG)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}", prog)
+        return namespace
 
 
 def _network(args):
@@ -139,10 +163,12 @@ def _print_mappings(cost, names) -> None:
 def _write_csv(args, cost) -> None:
     if args.csv:
         path = Path(args.csv)
+        frame = cost.to_frame()
         try:
-            cost.to_frame().to_csv(path, index=False)
+            with open(path, "w", newline="") as f:
+                frame.to_csv(f, index=False)
         except OSError as exc:
-            raise CliError(f"--csv: cannot write {str(path)!r}: {exc.strerror}") from None
+            raise CliError(f"--csv: cannot write {str(path)!r}: {exc.strerror or exc}") from None
         print(f"wrote {path}", file=sys.stderr)
 
 
@@ -242,12 +268,8 @@ def cmd_sweep(args) -> int:
         if args.networks is not None:
             networks = names(args.networks)
             check_networks(networks)
-        spec = load_sweep(args.grid, networks=networks)
+        spec = load_sweep(args.grid, networks=networks, samples=args.samples)
         changes = {}
-        if args.samples is not None:
-            if args.samples < 1:
-                raise CliError(f"--samples: {args.samples} (allowed: >= 1)")
-            changes.update(method="random", samples=args.samples)
         if args.seed is not None:
             changes["seed"] = args.seed
         if args.mapping is not None:
@@ -466,7 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     from naas.joint_search import CosearchConfig
     from naas.hardware_search import HardwareSearchConfig
 
-    p = argparse.ArgumentParser(prog="naas", description=__doc__)
+    p = OneLineParser(prog="naas", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true", help="also log what the searches do (stderr)")
     sub = p.add_subparsers(dest="command", required=True)
     ev = sub.add_parser("evaluate", help="cost a network on an accelerator, layer by layer")
@@ -574,15 +596,34 @@ def _logging(verbose: bool) -> None:
         logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
 
 
+def _interrupted(args) -> str:
+    """What Ctrl-C leaves: for a run folder with a run store in it, the command that continues it."""
+    folder = (getattr(args, "resume", None) or getattr(args, "out", None)) if args is not None else None
+    if getattr(args, "command", None) in RUN_COMMANDS and folder:
+        import shlex
+
+        from naas.run_store import RunStore
+
+        if (Path(folder) / RunStore.FILE).is_file():
+            return f"interrupted: 'naas {args.command} --resume {shlex.quote(str(folder))}' continues"
+    return "interrupted"
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    _logging(args.verbose)
-    reproducible()  # pins the kernels too when numpy is not loaded yet (cost_model.blas_kernels)
+    """Run one ``naas`` command; bad input (``INPUT_ERRORS``) is one line on stderr with exit code 2, Ctrl-C
+    one line with exit code 130 (what was committed is kept)."""
+    args = None
     try:
+        args = build_parser().parse_args(argv)
+        _logging(args.verbose)
+        reproducible()  # pins the kernels too when numpy is not loaded yet (cost_model.blas_kernels)
         return args.func(args)
-    except (CliError, NaasError, *USER_ERRORS) as exc:
+    except (CliError, *INPUT_ERRORS) as exc:
         print(f"naas: error: {cli_message(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"naas: {_interrupted(args)}", file=sys.stderr)
+        return INTERRUPTED
     except BrokenPipeError:  # output piped into a reader that stopped (e.g. head)
         import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -6,6 +6,7 @@ order**, so what a run commits, and in which order, does not depend on where the
 from __future__ import annotations
 
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.context import SpawnContext, SpawnProcess
 from typing import Any, Callable, Iterator, Sequence
@@ -56,16 +57,33 @@ THREAD_LIMITS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "
 
 
 class _SingleThreadedSpawnProcess(SpawnProcess):
-    """A spawned process whose environment caps the numerical libraries' threads at one."""
+    """A spawned process whose environment caps the numerical libraries' threads at one.
+
+    It starts with SIGINT blocked (the mask is inherited through fork and exec) and ignores it from its
+    initializer on (``_ignore_sigint``): Ctrl-C at a terminal reaches every process of the foreground group,
+    and only the main process, which stops the workers, should act on it (and print one line).
+    """
 
     def start(self) -> None:
         unset = [k for k in THREAD_LIMITS if k not in os.environ]
         os.environ.update({k: "1" for k in unset})
+        masked = hasattr(signal, "pthread_sigmask")
+        if masked:  # per thread: a SIGINT for this process meanwhile waits, or goes to another thread
+            old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             super().start()
         finally:
+            if masked:
+                signal.pthread_sigmask(signal.SIG_SETMASK, old)
             for k in unset:
                 os.environ.pop(k, None)
+
+
+def _ignore_sigint() -> None:
+    """A worker's initializer: ignore SIGINT (a pending one is discarded), then unblock it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 class _SingleThreadedSpawnContext(SpawnContext):
@@ -89,13 +107,31 @@ class LocalProcessExecutor(Executor):
         if workers < 1:
             raise ExecutorError(f"workers: {workers} (allowed: >= 1)", "workers")
         self.workers = workers
-        self._pool = ProcessPoolExecutor(workers, mp_context=_SingleThreadedSpawnContext())
+        self._pool = ProcessPoolExecutor(workers, mp_context=_SingleThreadedSpawnContext(),
+                                         initializer=_ignore_sigint)
 
     def map_ordered(self, fn, tasks):
         return _results_in_order([self._pool.submit(fn, t) for t in tasks])
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            self.close()
+        else:  # an error or Ctrl-C: the tasks still running are not waited for
+            self.abort()
+
+    def abort(self) -> None:
+        """Stop at once: pending tasks cancelled, the worker processes terminated."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        processes = list((getattr(self._pool, "_processes", None) or {}).values())
+        for p in processes:
+            if p.is_alive():
+                p.terminate()
+        for p in processes:
+            p.join(timeout=10)
+        self._pool.shutdown(wait=True)
 
     def describe(self) -> str:
         return f"{self.workers} local processes"

@@ -2,16 +2,23 @@
 
 Each design (with its per-network results) is committed in one transaction, so a crash loses nothing that
 was committed; the optimizer state is checkpointed after every generation, in its own transaction.
+
+An existing ``run.sqlite`` is checked read-only before anything writes to it (``check_store``): a file that is
+empty, damaged or another database is refused with one line and left exactly as it was.
 """
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any, TypedDict
+from urllib.parse import quote
 
 import numpy as np
+
+from .errors import RunStoreError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -81,25 +88,122 @@ class NoRunError(FileNotFoundError):
     """A folder opened for reading holds no run store."""
 
 
+#: the first 16 bytes of every SQLite 3 database file
+SQLITE_MAGIC = b"SQLite format 3\x00"
+#: the tables every naas run store has had since its first version (the others are added when missing)
+CORE_TABLES = ("meta", "designs")
+#: resolved path -> file signature of stores checked sound in this process (a store is checked again when it
+#: changes on disk, e.g. when another process wrote it)
+_CHECKED: dict[str, tuple] = {}
+
+
+def _signature(path: Path) -> tuple:
+    st = os.stat(path)
+    wal = Path(f"{path}-wal")
+    w = os.stat(wal) if wal.exists() else None
+    return st.st_ino, st.st_size, st.st_mtime_ns, (w.st_size, w.st_mtime_ns) if w else None
+
+
+def check_store(path: str | Path) -> None:
+    """Refuse (``RunStoreError``) a ``run.sqlite`` that is not a naas run store, without writing to it.
+
+    The file is read through a read-only connection (``mode=ro``): its bytes and mtime stay as they were,
+    whatever it holds. An empty file, one that is not an SQLite database, a damaged one (``PRAGMA
+    quick_check``) and a database without the run store's tables are refused, the message naming the file.
+    """
+    path = Path(path)
+    key = str(path.resolve())
+    what = f"{path}: not a naas run store"
+    if not path.is_file():
+        raise RunStoreError(f"{what} (not a file)")
+    try:
+        signature = _signature(path)
+        if _CHECKED.get(key) == signature:
+            return
+        with open(path, "rb") as f:
+            head = f.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise RunStoreError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    if signature[1] == 0:
+        raise RunStoreError(f"{what} (the file is empty)")
+    if head != SQLITE_MAGIC:
+        raise RunStoreError(f"{what} (file is not a database: it does not start as an SQLite file does)")
+    # a read-only connection to a WAL database creates its -wal and -shm files if they are missing: those
+    # it created are removed again if the file is refused
+    extra = [Path(f"{path}{suffix}") for suffix in ("-wal", "-shm")]
+    created = [p for p in extra if not p.exists()]
+    try:
+        try:
+            db = sqlite3.connect(f"file:{quote(key)}?mode=ro", uri=True)
+            try:
+                problems = [r[0] for r in db.execute("PRAGMA quick_check(3)")]
+                tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            finally:
+                db.close()
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc):
+                raise RunStoreError(f"{path}: cannot be read now ({exc}); try again") from None
+            if "unable to open" in str(exc):
+                raise RunStoreError(f"{path}: cannot be opened for reading ({exc}: is its folder read-only?)"
+                                    ) from None
+            raise RunStoreError(f"{what} (damaged or not a database): {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise RunStoreError(f"{what} (damaged or not a database): {exc}") from None
+        if problems != ["ok"]:
+            raise RunStoreError(f"{what} (damaged: PRAGMA quick_check says {'; '.join(problems)})")
+        missing = [t for t in CORE_TABLES if t not in tables]
+        if missing:
+            raise RunStoreError(f"{what} (an SQLite database without the run store's tables: no "
+                                f"{', '.join(missing)})")
+    except RunStoreError:
+        for p in created:
+            if p.exists() and (p.suffix != ".sqlite-wal" or p.stat().st_size == 0):
+                p.unlink(missing_ok=True)
+        raise
+    _CHECKED[key] = _signature(path)
+
+
 class RunStore:
     """Designs, per-network results and optimizer checkpoints of one search run."""
 
     FILE = "run.sqlite"
 
     def __init__(self, folder: str | Path, create: bool = True):
-        """Open the run in ``folder``; ``create=False`` refuses a folder without one instead of starting it."""
+        """Open the run in ``folder``; ``create=False`` refuses a folder without one instead of starting it.
+
+        An existing ``run.sqlite`` is checked read-only first (``check_store``: ``RunStoreError`` if it is not
+        a run store, the file untouched); only a sound one is opened for writing.
+        """
         self.folder = Path(folder)
         self.path = self.folder / self.FILE
+        #: the run folder's write lock (``naas.run_folder.RunLock``) when this store was opened to write a
+        #: run: released when the store closes
+        self.lock = None
+        if self.folder.exists() and not self.folder.is_dir():
+            if not create:
+                raise NoRunError(f"{str(self.folder)!r} is a file, not a run folder")
+            raise RunStoreError(f"{str(self.folder)!r} is a file, not a run folder")
         if not create and not self.path.is_file():
             raise NoRunError(f"{str(self.folder)!r} holds no run (no {self.FILE})")
+        if self.path.exists():
+            check_store(self.path)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, isolation_level=None)  # explicit transactions below
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(SCHEMA)
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(SCHEMA)
+        except BaseException:
+            self.db.close()
+            raise
 
     def close(self) -> None:
-        self.db.close()
+        try:
+            self.db.close()
+        finally:
+            lock, self.lock = self.lock, None
+            if lock is not None:
+                lock.release()
 
     def __enter__(self) -> "RunStore":
         return self

@@ -38,10 +38,11 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping as MappingT
 
 import numpy as np
-import yaml
 
 from cost_model.accelerator import (Accelerator, AcceleratorSpecError, accelerator_from_dict,
                                     load_accelerator)
+from cost_model.units import finite_number
+from cost_model.yaml_files import read_yaml_file
 from nn_space.zoo import get_network
 
 from .config_checks import check_inner_start
@@ -56,6 +57,9 @@ _AREA_KEYS = {"bytes_per_pe"}
 #: assumption for ranking designs, not a measurement; set ``area.bytes_per_pe`` for your technology.
 DEFAULT_BYTES_PER_PE = 256.0
 _PATH_PART = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)")
+#: Most values one parameter may take (a range is sized before it is built).
+MAX_VALUES = 100_000
+_NUMBER_TEXT = re.compile(r"\s*[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)(?:[eE][-+]?[0-9]+)?\s*")
 
 
 class SweepSpecError(ValueError):
@@ -209,12 +213,31 @@ def _where(steps) -> str:
 
 
 # --- the file --------------------------------------------------------------------------------------
+def _range_number(raw: MappingT, key: str, where: str) -> float | int:
+    """A range bound or step: a finite number (YAML 1.1 reads ``1e11`` as text: such text is read as a number)."""
+    v = raw.get(key)
+    if isinstance(v, str) and _NUMBER_TEXT.fullmatch(v):
+        try:
+            v = float(v.replace("_", ""))
+        except ValueError:
+            pass
+    if finite_number(v) is None:
+        raise SweepSpecError(f"{where}.{key}: {v!r} (allowed: a finite number)")
+    return v
+
+
+def _show(v: float | int) -> str:
+    return str(int(v)) if isinstance(v, float) and v.is_integer() and abs(v) < 1e16 else repr(v)
+
+
 def _values(raw: Any, path: str) -> tuple:
     """A parameter's values: a list, or a range ``{from, to, step | factor, unit}`` (inclusive)."""
     where = f"parameters.{path}"
     if isinstance(raw, list):
         if not raw:
             raise SweepSpecError(f"{where}: an empty list (give at least one value)")
+        if len(raw) > MAX_VALUES:
+            raise SweepSpecError(f"{where}: {len(raw)} values (allowed: at most {MAX_VALUES})")
         return tuple(raw)
     if not isinstance(raw, MappingT):
         raise SweepSpecError(f"{where}: {raw!r} (allowed: a list of values, or {{from, to, step or factor, "
@@ -225,32 +248,38 @@ def _values(raw: Any, path: str) -> tuple:
             hint = difflib.get_close_matches(str(key), sorted(allowed), n=1)
             raise SweepSpecError(f"{where}.{key}: unknown field (allowed: {', '.join(sorted(allowed))})"
                                  + (f"; did you mean {hint[0]!r}?" if hint else ""))
-    for key in ("from", "to"):
-        v = raw.get(key)
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise SweepSpecError(f"{where}.{key}: {v!r} (allowed: a number)")
-    lo, hi = raw["from"], raw["to"]
+    lo, hi = _range_number(raw, "from", where), _range_number(raw, "to", where)
     if hi < lo:
         raise SweepSpecError(f"{where}: from {lo!r} is above to {hi!r}")
     if ("step" in raw) == ("factor" in raw):
         raise SweepSpecError(f"{where}: give exactly one of step (arithmetic) or factor (geometric)")
-    values: list[float] = []
+    # the count first: a range is built only if it is small enough
     if "step" in raw:
-        step = raw["step"]
-        if isinstance(step, bool) or not isinstance(step, (int, float)) or not step > 0:
+        step = _range_number(raw, "step", where)
+        if not step > 0:
             raise SweepSpecError(f"{where}.step: {step!r} (allowed: a number > 0)")
-        n = int(math.floor((hi - lo) / step + 1e-9))
-        values = [lo + i * step for i in range(n + 1)]
+        ratio = (float(hi) - float(lo)) / float(step)
+        count = math.floor(ratio + 1e-9) + 1 if math.isfinite(ratio) else math.inf
+        kind = f"from {_show(lo)} to {_show(hi)} in steps of {_show(step)}"
     else:
-        factor = raw["factor"]
-        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor > 1 or not lo > 0:
+        factor = _range_number(raw, "factor", where)
+        if not factor > 1 or not lo > 0:
             raise SweepSpecError(f"{where}.factor: {factor!r} from {lo!r} (allowed: factor > 1, from > 0)")
+        ratio = math.log(float(hi) / float(lo)) / math.log(float(factor))
+        count = math.floor(ratio + 1e-9) + 1 if math.isfinite(ratio) else math.inf
+        kind = f"from {_show(lo)} to {_show(hi)} by a factor of {_show(factor)}"
+    if count > MAX_VALUES:
+        shown = f"{count:.3g}" if count >= 1e15 else str(count)
+        raise SweepSpecError(f"{where}: {kind} is {shown} values (allowed: at most {MAX_VALUES}; use a larger "
+                             f"step or factor)")
+    if "step" in raw:
+        values = [lo + i * step for i in range(count)]
+    else:
+        values = []
         v = float(lo)
-        while v <= hi * (1 + 1e-9):
+        while v <= hi * (1 + 1e-9) and len(values) < count + 1:
             values.append(v)
             v *= factor
-    if len(values) > 100_000:
-        raise SweepSpecError(f"{where}: {len(values)} values (allowed: at most 100000)")
     values = [int(round(v)) if float(v).is_integer() or abs(v - round(v)) < 1e-9 else v for v in values]
     unit = raw.get("unit")
     if unit is not None:
@@ -286,8 +315,16 @@ def _int(doc: dict, key: str, default: int | None, origin: str, low: int) -> int
     return value
 
 
-def sweep_from_dict(doc: Any, origin: str = "<dict>", networks: tuple[str, ...] | None = None) -> SweepSpec:
-    """Read and check a sweep document; ``networks`` (from the command line) overrides the file's."""
+def _override_error(message: str, argument: str) -> SweepSpecError:
+    err = SweepSpecError(message)
+    err.argument = argument  # the command line shows it as --samples / --method
+    return err
+
+
+def sweep_from_dict(doc: Any, origin: str = "<dict>", networks: tuple[str, ...] | None = None, *,
+                    method: str | None = None, samples: int | None = None) -> SweepSpec:
+    """Read and check a sweep document. ``networks``, ``method`` and ``samples`` (from the command line)
+    override the file's; ``samples`` alone makes the sweep random (as ``--samples N`` does)."""
     if not isinstance(doc, MappingT):
         raise SweepSpecError(f"{origin}: {doc!r} is not a mapping (allowed keys: {', '.join(sorted(_TOP_KEYS))})")
     for key in doc:
@@ -298,12 +335,18 @@ def sweep_from_dict(doc: Any, origin: str = "<dict>", networks: tuple[str, ...] 
     if "base" not in doc:
         raise SweepSpecError(f"{origin}: base: missing (required: the accelerator the parameters modify)")
     base = _base(doc["base"], origin)
-    method = doc.get("method", SweepSpec.method)
-    if method not in METHODS:
-        raise SweepSpecError(f"{origin}: method: {method!r} (allowed: {', '.join(METHODS)})")
-    samples = _int(doc, "samples", None, origin, 1)
+    if method is not None and method not in METHODS:
+        raise _override_error(f"method: {method!r} (allowed: {', '.join(METHODS)})", "method")
+    if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int) or samples < 1):
+        raise _override_error(f"samples: {samples!r} (allowed: an integer >= 1)", "samples")
+    file_method = doc.get("method", SweepSpec.method)
+    if file_method not in METHODS:
+        raise SweepSpecError(f"{origin}: method: {file_method!r} (allowed: {', '.join(METHODS)})")
+    file_samples = _int(doc, "samples", None, origin, 1)
+    method = method or ("random" if samples is not None else file_method)
+    samples = samples if samples is not None else file_samples
     if method == "random" and samples is None:
-        raise SweepSpecError(f"{origin}: samples: missing (required with method: random)")
+        raise SweepSpecError(f"{origin}: samples: missing (required with method: random; or give --samples N)")
     seed = _int(doc, "seed", SweepSpec.seed, origin, 0)
     mapping = doc.get("mapping", SweepSpec.mapping)
     if mapping not in MAPPINGS:
@@ -319,8 +362,8 @@ def sweep_from_dict(doc: Any, origin: str = "<dict>", networks: tuple[str, ...] 
     if not isinstance(area, MappingT) or set(area) - _AREA_KEYS:
         raise SweepSpecError(f"{origin}: area: {area!r} (allowed keys: {', '.join(sorted(_AREA_KEYS))})")
     bytes_per_pe = area.get("bytes_per_pe", DEFAULT_BYTES_PER_PE)
-    if isinstance(bytes_per_pe, bool) or not isinstance(bytes_per_pe, (int, float)) or not bytes_per_pe > 0:
-        raise SweepSpecError(f"{origin}: area.bytes_per_pe: {bytes_per_pe!r} (allowed: a number > 0)")
+    if finite_number(bytes_per_pe) is None or not bytes_per_pe > 0:
+        raise SweepSpecError(f"{origin}: area.bytes_per_pe: {bytes_per_pe!r} (allowed: a finite number > 0)")
     skip_invalid = doc.get("skip_invalid", SweepSpec.skip_invalid)
     if not isinstance(skip_invalid, bool):
         raise SweepSpecError(f"{origin}: skip_invalid: {skip_invalid!r} (allowed: true or false)")
@@ -340,8 +383,11 @@ def sweep_from_dict(doc: Any, origin: str = "<dict>", networks: tuple[str, ...] 
                              f"values, e.g. {{'l2.size': ['64 KiB', '128 KiB']}})")
     parameters = []
     for path, raw in params_doc.items():
-        parse_path(path)
-        parameters.append(SweepParameter(str(path), _values(raw, str(path))))
+        try:
+            parse_path(path)
+            parameters.append(SweepParameter(str(path), _values(raw, str(path))))
+        except SweepSpecError as exc:
+            raise SweepSpecError(f"{origin}: {exc}") from None
     spec = SweepSpec(base=base, parameters=tuple(parameters), networks=tuple(str(n) for n in nets),
                      method=method, samples=samples, seed=seed, mapping=mapping, inner_budget=inner_budget,
                      inner_start=inner_start, inner_sigma0=float(inner_sigma0), bytes_per_pe=float(bytes_per_pe), skip_invalid=skip_invalid)
@@ -351,18 +397,12 @@ def sweep_from_dict(doc: Any, origin: str = "<dict>", networks: tuple[str, ...] 
     return spec
 
 
-def load_sweep(path: str | Path, networks: tuple[str, ...] | None = None) -> SweepSpec:
-    """Read a sweep file (YAML); errors name the file and the field."""
-    path = Path(path)
-    if not path.exists():
-        raise SweepSpecError(f"sweep file {str(path)!r} does not exist")
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SweepSpecError(f"{path}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
-    return sweep_from_dict(doc, origin=str(path), networks=networks)
+def load_sweep(path: str | Path, networks: tuple[str, ...] | None = None, *, method: str | None = None,
+               samples: int | None = None) -> SweepSpec:
+    """Read a sweep file (YAML); errors name the file and the field. ``networks``, ``method`` and ``samples``
+    override the file's (see ``sweep_from_dict``)."""
+    doc = read_yaml_file(path, SweepSpecError, "sweep")
+    return sweep_from_dict(doc, origin=str(path), networks=networks, method=method, samples=samples)
 
 
 def validated_designs(spec: SweepSpec) -> Iterator[tuple[tuple[int, ...], dict, Accelerator | None, str | None]]:

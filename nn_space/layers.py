@@ -124,7 +124,8 @@ class ConvLayer:
         kind = "dw" if self.depthwise else (f"g{self.groups}" if self.groups > 1 else "conv")
         if self.r == self.s == 1 and self.y == self.x == 1:
             kind = "fc" if self.groups == 1 else kind
-        stride = f"/s{self.stride_y}" if self.stride_y > 1 or self.stride_x > 1 else ""
+        stride = "" if self.stride_y == self.stride_x == 1 else (
+            f"/s{self.stride_y}" if self.stride_y == self.stride_x else f"/s{self.stride_y}x{self.stride_x}")
         return (f"{kind} K{self.k} C{self.c} {self.y}x{self.x} {self.r}x{self.s}{stride}"
                 + (f" N{self.n}" if self.n > 1 else ""))
 

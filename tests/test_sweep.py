@@ -221,7 +221,8 @@ def test_cli_errors_are_one_line(tmp_path):
     grid.write_text("base: eyeriss\nparameters:\n  l2.sise: [1]\n  l2.size: [oops]\n")
     for args, message in [
         (["--grid", str(grid), "--out", str(tmp_path / "t")], "l2.sise: unknown field"),
-        (["--grid", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "t")], "sweep file "),
+        (["--grid", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "t")],
+             "missing.yaml: does not exist (expected the sweep YAML file)"),
         (["--out", str(tmp_path / "t")], "--grid: a sweep file is required"),
         (["--resume", str(tmp_path / "none")], "holds no run to resume"),
     ]:

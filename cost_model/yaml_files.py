@@ -20,6 +20,7 @@ The loader is ``yaml.SafeLoader`` based (``StrictLoader``): plain data only. A c
 """
 from __future__ import annotations
 
+import re
 import stat as _stat
 from pathlib import Path
 from typing import Any, Callable
@@ -65,6 +66,15 @@ class StrictLoader(yaml.SafeLoader):
         finally:
             self._naas_depth -= 1
 
+
+
+# Floats with an exponent but no dot or no exponent sign ('1e-05', '1e11', '2.5e3') are strings to PyYAML's
+# YAML 1.1 resolver but numbers in YAML 1.2 and JSON: read them as numbers, so designs written as JSON (json.dumps
+# writes 1e-05) and ranges such as `to: 1e11` mean what they say.
+StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
 
 def _line(text: Any) -> str:
     return " ".join(str(text).split())

@@ -410,3 +410,19 @@ def test_timeloop_files_with_infinite_numbers_or_huge_factors(tmp_path, capsys):
     mapping = _write(tmp_path / "huge.yaml", yaml.safe_dump(doc))
     _fails(capsys, ["timeloop", "evaluate", PROBLEM, mapping, "-a", "eyeriss"], "huge.yaml: mapping[0] (DRAM)",
            "factors.Q: 700000000000000000000000", "allowed: integer 1 to 16777216")
+
+
+def test_floats_json_writes_are_numbers_as_in_yaml_1_2(tmp_path):
+    """json.dumps writes 1e-05; PyYAML's YAML 1.1 resolver would read it as text. Designs kept as JSON load."""
+    import json
+
+    from cost_model.accelerator import load_accelerator
+    from cost_model.yaml_files import parse_yaml_text
+
+    assert parse_yaml_text("a: 1e-05\nb: 1e11\nc: 2.5e3\nd: 123\ne: 64 KiB\n") == {
+        "a": 1e-05, "b": 1e11, "c": 2500.0, "d": 123, "e": "64 KiB"}
+    doc = load_accelerator("eyeriss").to_dict()
+    doc["energy"]["overrides"] = {"dram": 2e-05}
+    path = tmp_path / "acc.json"
+    path.write_text(json.dumps(doc))
+    assert "2e-05" in path.read_text() and load_accelerator(path).energy.dram.read == 2e-05

@@ -20,6 +20,8 @@ import pytest
 from naas.cli import main
 from naas.run_store import RunStore
 
+from .test_hardware_search import rows
+
 REPO = Path(__file__).resolve().parents[1]
 #: a search of a few seconds' work at most
 TINY = ["--baseline", "shidiannao", "--networks", "alexnet", "--mode", "sizing", "--budget", "6", "--popsize", "3",
@@ -33,14 +35,6 @@ def error_line(capsys) -> str:
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert err.startswith("naas: error: "), err
     return err[len("naas: error: "):-1]
-
-
-def rows(folder) -> list[tuple]:
-    db = sqlite3.connect(folder / RunStore.FILE)
-    try:
-        return db.execute("SELECT id, generation, genome_key, fitness FROM designs ORDER BY id").fetchall()
-    finally:
-        db.close()
 
 
 def fingerprint(path: Path) -> tuple:

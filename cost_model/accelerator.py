@@ -15,7 +15,7 @@ from nn_space.layers import DIMS, LayerSpecError, dim_index
 
 from .energy import DEFAULT_ENERGY_TABLE, ENERGY_TABLES, EnergyTable, get_energy_table
 from .units import UnitError, finite_number, format_bytes, parse_bandwidth, parse_clock, parse_size
-from .yaml_files import read_yaml_file
+from .yaml_files import path_exists, read_yaml_file
 
 TENSORS = ("weights", "inputs", "outputs")
 DATAFLOWS = ("weight-stationary", "output-stationary", "row-stationary", "input-stationary")
@@ -367,7 +367,7 @@ def accelerator_from_dict(doc: Any, origin: str = "<dict>") -> Accelerator:
         energy_doc = {"table": energy_doc}
     energy_doc = rd.mapping(energy_doc, "energy", _ENERGY_KEYS)
     table_name = energy_doc.get("table", DEFAULT_ENERGY_TABLE)
-    if table_name not in ENERGY_TABLES:
+    if not isinstance(table_name, str) or table_name not in ENERGY_TABLES:
         raise rd.fail("energy.table", f"{table_name!r} (allowed: {', '.join(ENERGY_TABLES)})")
     table = get_energy_table(table_name)
     if "overrides" in energy_doc:
@@ -407,9 +407,9 @@ def builtin_accelerators() -> list[str]:
 def load_accelerator(name_or_path: str | Path) -> Accelerator:
     """A built-in accelerator by name (``eyeriss``) or an accelerator YAML file by path."""
     path = Path(name_or_path)
-    if not path.suffix and not path.exists():
+    if not path.suffix and not path_exists(path):
         candidate = BUILTIN_DIR / f"{str(name_or_path).lower().replace('_', '-')}.yaml"
-        if not candidate.exists():
+        if not path_exists(candidate):
             raise AcceleratorSpecError(
                 f"accelerator: {str(name_or_path)!r} is neither a file nor built in "
                 f"(built in: {', '.join(builtin_accelerators())})")

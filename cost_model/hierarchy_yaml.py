@@ -30,7 +30,7 @@ from .energy import DEFAULT_ENERGY_TABLE, ENERGY_TABLES, get_energy_table
 from .hierarchy import (ENERGY_CLASSES, Hierarchy, HierarchySpecError, StorageLevel, check_word_room,
                         hierarchy_from_accelerator, level_dict)
 from .units import finite_number, parse_clock, parse_size
-from .yaml_files import read_yaml_file
+from .yaml_files import path_exists, read_yaml_file
 
 HIERARCHY_DIR = Path(__file__).resolve().parent / "hierarchies"
 _TOP = {"name", "description", "word_bits", "precision", "clock", "energy", "levels", "sources"}
@@ -169,10 +169,10 @@ def builtin_hierarchies() -> list[str]:
 def load_hierarchy(name_or_path: str | Path) -> Hierarchy:
     """A built-in hierarchy or 3-level accelerator by name, or a hierarchy / accelerator YAML file."""
     path = Path(name_or_path)
-    if not path.suffix and not path.exists():
+    if not path.suffix and not path_exists(path):
         key = str(name_or_path).lower().replace("_", "-")
         for folder in (HIERARCHY_DIR, BUILTIN_DIR):
-            if (folder / f"{key}.yaml").exists():
+            if path_exists(folder / f"{key}.yaml"):
                 path = folder / f"{key}.yaml"
                 break
         else:
@@ -211,8 +211,8 @@ def save_hierarchy(h: Hierarchy, path: str | Path) -> None:
 def is_hierarchy_file(name_or_path: str | Path) -> bool:
     """True for a built-in hierarchy name or a file with a ``levels`` list (not a 3-level accelerator)."""
     path = Path(name_or_path)
-    if not path.suffix and not path.exists():
-        return (HIERARCHY_DIR / f"{str(name_or_path).lower().replace('_', '-')}.yaml").exists()
+    if not path.suffix and not path_exists(path):
+        return path_exists(HIERARCHY_DIR / f"{str(name_or_path).lower().replace('_', '-')}.yaml")
     try:
         doc = read_yaml_file(path)
     except ValueError:  # unreadable: the accelerator reader reports why

@@ -117,12 +117,14 @@ def _components(arch_doc: Any) -> tuple[list[tuple[str, dict, int]], tuple[str, 
         if not isinstance(node, MappingT):
             break
         mult *= _split_name(str(node.get("name", "")))[1]
-        for comp in node.get("local", []) or []:
+        local = node.get("local", []) or []
+        for comp in local if isinstance(local, list) else []:  # import_timeloop_arch reports a malformed one
             if not isinstance(comp, MappingT):
                 continue
             cname, count = _split_name(str(comp.get("name", "")))
             cls = str(comp.get("class", ""))
-            attrs = dict(comp.get("attributes", {}) or {})
+            attrs = comp.get("attributes", {}) or {}
+            attrs = dict(attrs) if isinstance(attrs, MappingT) else {}
             if any(k in cls for k in _MAC_CLASSES) and not any(k in cls.lower() for k in _STORAGE_CLASSES):
                 mac = (cname, attrs, mult * count)
             elif any(k in cls.lower() for k in _STORAGE_CLASSES):
@@ -215,9 +217,12 @@ def _set_attr(arch_doc: Any, name: str, value: str) -> None:
     node = arch
     while isinstance(node, MappingT) and isinstance(node.get("subtree"), list) and len(node["subtree"]) == 1:
         node = node["subtree"][0]
-        for comp in node.get("local", []) or []:
+        local = (node.get("local", []) or []) if isinstance(node, MappingT) else []
+        for comp in local if isinstance(local, list) else []:  # import_timeloop_arch reports a malformed one
             if isinstance(comp, MappingT) and _split_name(str(comp.get("name", "")))[0] == name:
                 attrs = comp.get("attributes")
+                if attrs and not isinstance(attrs, MappingT):
+                    continue
                 if not isinstance(attrs, dict):
                     attrs = comp["attributes"] = dict(attrs or {})
                 attrs[FANOUT_ATTR] = value

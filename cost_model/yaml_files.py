@@ -28,8 +28,8 @@ from typing import Any, Callable
 import yaml
 from yaml.reader import ReaderError
 
-__all__ = ["read_yaml_file", "parse_yaml_text", "non_finite", "StrictLoader", "MAX_DEPTH", "MAX_VALUES",
-           "MAX_FILE_BYTES"]
+__all__ = ["read_yaml_file", "parse_yaml_text", "non_finite", "path_exists", "StrictLoader", "MAX_DEPTH",
+           "MAX_VALUES", "MAX_FILE_BYTES"]
 
 #: Deepest nesting of lists / mappings accepted (real input files nest fewer than 10 levels; the scalars
 #: inside the innermost collection do not count).
@@ -229,6 +229,15 @@ def _name(path: Path) -> str:
     return text if text.isprintable() else repr(text)
 
 
+def path_exists(path: str | Path) -> bool:
+    """``Path(path).exists()``, but False for a path the system cannot look up at all (a name longer than the
+    file system allows, a NUL byte): the reader then says why it cannot read it."""
+    try:
+        return Path(path).exists()
+    except (OSError, ValueError):
+        return False
+
+
 def read_yaml_file(path: str | Path, error: Callable[[str], Exception] = ValueError, what: str = "YAML",
                    loader: type[StrictLoader] = StrictLoader) -> Any:
     """The document in ``path``, or ``error(message)`` raised with a one-line message naming the file (see the
@@ -242,6 +251,8 @@ def read_yaml_file(path: str | Path, error: Callable[[str], Exception] = ValueEr
         raise error(f"{name}: does not exist ({expected})") from None
     except OSError as exc:
         raise error(_line(f"{name}: cannot be read ({exc.strerror or exc})")) from None
+    except ValueError:  # os.stat refuses a NUL byte in a path
+        raise error(f"{name}: not a valid file name (it holds a NUL byte; {expected})") from None
     if _stat.S_ISDIR(st.st_mode):
         raise error(f"{name}: is a directory, not a file ({expected})")
     if not _stat.S_ISREG(st.st_mode):

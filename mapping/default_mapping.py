@@ -23,6 +23,7 @@ import numpy as np
 
 from nn_space.layers import DIMS, ConvLayer
 
+from .encoding import ceil_quotients
 from .spec import F_DRAM, F_L1, F_L2, F_SPATIAL, Mapping, MappingSpecError
 
 # dataflow -> (L1 growth priority, L2 growth priority, L2 order, DRAM order); orders outermost first.
@@ -42,7 +43,7 @@ def _spatial_factor(bound: int, size: int) -> int:
 
 def _candidates(rest: int) -> list[int]:
     """Factors that leave the least padding for each possible number of outer iterations, largest first."""
-    return sorted({-(-rest // t) for t in range(1, rest + 1)}, reverse=True)
+    return ceil_quotients(rest)
 
 
 def default_mappings(layer: ConvLayer, acc) -> list[Mapping]:

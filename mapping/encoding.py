@@ -35,10 +35,21 @@ PERM_INDEX = {tuple(p): i for i, p in enumerate(PERMUTATIONS.tolist())}
 ENCODINGS = ("importance", "index")
 
 
+def ceil_quotients(rest: int) -> list[int]:
+    """The distinct ``ceil(rest / t)`` for t = 1..rest, largest first, in O(sqrt(rest)) steps (each value's
+    last t found at once)."""
+    out, t = [], 1
+    while t <= rest:
+        f = -(-rest // t)
+        out.append(f)
+        t = (rest - 1) // (f - 1) + 1 if f > 1 else rest + 1  # the first t with ceil(rest / t) < f
+    return out
+
+
 @lru_cache(maxsize=None)
 def padding_minimal_factors(rest: int) -> tuple[int, ...]:
     """``{ceil(rest / t) : t = 1..rest}`` ascending: the factors worth considering for a dim of ``rest``."""
-    return tuple(sorted({-(-rest // t) for t in range(1, rest + 1)}))
+    return tuple(reversed(ceil_quotients(rest)))
 
 
 def _gene_of(candidates: tuple[int, ...], value: int) -> float:

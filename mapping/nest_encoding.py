@@ -34,22 +34,26 @@ from nn_space.layers import ConvLayer
 from cost_model.evaluate import layer_array
 from cost_model.nest_layout import H_CAP, H_KEEP, H_PART, H_PARTED
 
-from .encoding import ENCODINGS, PERM_INDEX, PERMUTATIONS
+from .encoding import ENCODINGS, PERM_INDEX, PERMUTATIONS, ceil_quotients
+from .spec import MappingSpecError
 
 ORDER_DIMS = np.array([1, 2, 3, 4, 5, 6], dtype=np.int64)  # K, C, Y, X, R, S
+#: Largest loop bound the search's candidate tables cover (the tables take ~ 2 sqrt(bound) factors for every
+#: rest up to the bound: 270 MB at 2^16; vgg16's largest bound is 25088).
+MAX_SEARCH_BOUND = 1 << 16
 
 
 @lru_cache(maxsize=8)
 def candidate_table(max_bound: int, exact: bool) -> tuple[np.ndarray, np.ndarray]:
     """(cand int64[max_bound + 1, W], count int64[max_bound + 1]): the ascending candidates for each rest."""
-    rows = []
-    for rest in range(max_bound + 1):
-        if rest == 0:
-            rows.append([1])
-        elif exact:
-            rows.append([f for f in range(1, rest + 1) if rest % f == 0])
-        else:
-            rows.append(sorted({-(-rest // t) for t in range(1, rest + 1)}))
+    if exact:  # the divisors of every rest at once (a sieve: O(max_bound log max_bound))
+        rows: list[list[int]] = [[] for _ in range(max_bound + 1)]
+        for f in range(1, max_bound + 1):
+            for multiple in range(f, max_bound + 1, f):
+                rows[multiple].append(f)
+        rows[0] = [1]
+    else:
+        rows = [[1]] + [ceil_quotients(rest)[::-1] for rest in range(1, max_bound + 1)]
     width = max(len(r) for r in rows)
     cand = np.ones((max_bound + 1, width), dtype=np.int64)
     count = np.zeros(max_bound + 1, dtype=np.int64)
@@ -188,6 +192,12 @@ class NestEncoder:
         self.layer, self.hier, self.exact, self.encoding, self.repair = layer, hier, exact, encoding, repair
         nl = hier.num_levels
         self.bounds = np.array(layer.loop_bounds, dtype=np.int64)
+        if self.bounds.max() > MAX_SEARCH_BOUND:
+            d = int(self.bounds.argmax())
+            raise MappingSpecError(f"layer {layer.name or layer.describe()!r} on {hier.name}: loop bound "
+                                   f"{'NKCYXRS'[d]}={int(self.bounds[d])} is more than the hierarchy mapping "
+                                   f"search takes (allowed: at most {MAX_SEARCH_BOUND}; the default mapping "
+                                   f"costs it)")
         genes = []  # (dim, kind 0 temporal / 1 spatial, level, axis)
         for d in range(7):
             if self.bounds[d] == 1:

@@ -54,6 +54,11 @@ KNOWN_TARGETS = {
 _KNOWN = {name: lvl for lvl, names in KNOWN_TARGETS.items() for name in names}
 
 
+def _shown(key) -> str:
+    """A key as a message names it: as written, or its repr if it is no printable text (a line break in it)."""
+    return key if isinstance(key, str) and key.isprintable() else repr(key)
+
+
 def _levels_error(message: str) -> TimeloopFormatError:
     """An error about the ``levels`` argument (the command line's --levels)."""
     err = TimeloopFormatError(message)
@@ -154,7 +159,7 @@ def mapping_from_timeloop(doc: Any, layer: ConvLayer, levels: MappingT[str, str]
             raise TimeloopFormatError(f"{where}: {e!r} is not a mapping with target and type")
         for key in e:
             if key not in _ENTRY_KEYS:
-                raise TimeloopFormatError(f"{where}.{key}: unknown field (allowed: {', '.join(sorted(_ENTRY_KEYS))})")
+                raise TimeloopFormatError(f"{where}.{_shown(key)}: unknown field (allowed: {', '.join(sorted(_ENTRY_KEYS))})")
         if "target" not in e:
             raise TimeloopFormatError(f"{where}.target: missing")
         if str(e["target"]) not in targets:

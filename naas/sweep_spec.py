@@ -42,7 +42,7 @@ import numpy as np
 from cost_model.accelerator import (Accelerator, AcceleratorSpecError, accelerator_from_dict,
                                     load_accelerator)
 from cost_model.units import finite_number
-from cost_model.yaml_files import read_yaml_file
+from cost_model.yaml_files import path_exists, read_yaml_file
 from nn_space.zoo import get_network
 
 from .config_checks import check_inner_start
@@ -205,6 +205,11 @@ def apply_overrides(base: dict, overrides: MappingT[str, Any]) -> dict:
     return doc
 
 
+def _shown(key) -> str:
+    """A key as a message names it: as written, or its repr if it is no printable text (a line break in it)."""
+    return key if isinstance(key, str) and key.isprintable() else repr(key)
+
+
 def _where(steps) -> str:
     out = ""
     for s in steps:
@@ -246,7 +251,7 @@ def _values(raw: Any, path: str) -> tuple:
     for key in raw:
         if key not in allowed:
             hint = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-            raise SweepSpecError(f"{where}.{key}: unknown field (allowed: {', '.join(sorted(allowed))})"
+            raise SweepSpecError(f"{where}.{_shown(key)}: unknown field (allowed: {', '.join(sorted(allowed))})"
                                  + (f"; did you mean {hint[0]!r}?" if hint else ""))
     lo, hi = _range_number(raw, "from", where), _range_number(raw, "to", where)
     if hi < lo:
@@ -294,12 +299,12 @@ def _base(raw: Any, origin: str) -> dict:
         return accelerator_from_dict(dict(raw), origin=f"{origin}: base").to_dict()
     if isinstance(raw, str):
         path = Path(raw)
-        if not path.is_absolute() and not path.exists() and origin not in ("<dict>", "run store"):
+        if not path.is_absolute() and not path_exists(path) and origin not in ("<dict>", "run store"):
             sibling = Path(origin).parent / raw  # relative to the sweep file
-            if sibling.exists():
+            if path_exists(sibling):
                 path = sibling
         try:
-            return load_accelerator(path if path.exists() else raw).to_dict()
+            return load_accelerator(path if path_exists(path) else raw).to_dict()
         except AcceleratorSpecError as exc:
             raise SweepSpecError(f"{origin}: base: {exc}") from None
     raise SweepSpecError(f"{origin}: base: {raw!r} (allowed: a built-in accelerator name, a path to an "
@@ -330,7 +335,7 @@ def sweep_from_dict(doc: Any, origin: str = "<dict>", networks: tuple[str, ...] 
     for key in doc:
         if key not in _TOP_KEYS:
             hint = difflib.get_close_matches(str(key), sorted(_TOP_KEYS), n=1)
-            raise SweepSpecError(f"{origin}: {key}: unknown field (allowed: {', '.join(sorted(_TOP_KEYS))})"
+            raise SweepSpecError(f"{origin}: {_shown(key)}: unknown field (allowed: {', '.join(sorted(_TOP_KEYS))})"
                                  + (f"; did you mean {hint[0]!r}?" if hint else ""))
     if "base" not in doc:
         raise SweepSpecError(f"{origin}: base: missing (required: the accelerator the parameters modify)")

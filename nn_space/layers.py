@@ -10,6 +10,11 @@ N, K, C, Y, X, R, S = range(7)
 DIM_INDEX = {d: i for i, d in enumerate(DIMS)}
 #: Aliases accepted wherever a user names a dimension (Timeloop's names and the SPEC's primes).
 DIM_ALIASES = {"M": "K", "P": "Y", "Q": "X", "Y'": "Y", "X'": "X"}
+#: Largest loop bound, stride, group count or padding of a layer (2^24, as Timeloop problem files allow).
+MAX_BOUND = 1 << 24
+#: Most MACs, and most input / output / weight elements, of one layer (2^48, ~2.8e14: resnet50's largest
+#: layer at batch 1000 has ~1e11): the cost model counts in 64-bit integers, padded mappings included.
+MAX_ELEMENTS = 1 << 48
 
 
 class LayerSpecError(ValueError):
@@ -32,6 +37,8 @@ def _positive_int(field_name: str, value, minimum: int = 1) -> int:
     value = int(value)
     if value < minimum:
         raise LayerSpecError(f"{field_name}: {value} is out of range (allowed: >= {minimum})")
+    if value > MAX_BOUND:
+        raise LayerSpecError(f"{field_name}: {value} is out of range (allowed: {minimum} to {MAX_BOUND})")
     return value
 
 
@@ -70,6 +77,12 @@ class ConvLayer:
             raise LayerSpecError(
                 f"{where}: groups: {self.groups} does not divide c={self.c} and k={self.k}"
             )
+        sizes = {"MACs": self.macs, "weights": self.weight_count, "outputs": self.n * self.k * self.y * self.x,
+                 "inputs": self.n * self.c * self.input_height * self.input_width}
+        for what, count in sizes.items():
+            if count > MAX_ELEMENTS:
+                raise LayerSpecError(f"{where}: {self.describe()} has {count:.4g} {what} (allowed: at most "
+                                     f"2^48 = {MAX_ELEMENTS:.4g} per layer)")
 
     # --- derived shape -------------------------------------------------------------------------
     @property

@@ -38,7 +38,9 @@ def layers_from_onnx(model: Any, name: str | None = None, input_shape: Sequence[
     origin = "model"
     if isinstance(model, (str, Path)):
         origin = str(model)
-        if not Path(model).exists():
+        from cost_model.yaml_files import path_exists
+
+        if not path_exists(model):
             raise OnnxImportError(f"onnx: file {origin!r} does not exist")
         try:
             model = onnx.load(str(model), load_external_data=False)  # shapes only: weights need not be there

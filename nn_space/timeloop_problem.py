@@ -13,19 +13,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping as MappingT
 
-from .layers import ConvLayer, LayerSpecError
+from .layers import MAX_BOUND, ConvLayer, LayerSpecError
 
 #: Timeloop dim -> naas dim (for ordinary layers; depthwise layers map G -> K).
 TIMELOOP_TO_NAAS = {"N": "N", "M": "K", "C": "C", "P": "Y", "Q": "X", "R": "R", "S": "S"}
 NAAS_TO_TIMELOOP = {v: k for k, v in TIMELOOP_TO_NAAS.items()}
 CNN_DIMS = ("C", "M", "R", "S", "N", "P", "Q")
 _COEFFICIENTS = ("Wstride", "Hstride", "Wdilation", "Hdilation")
-#: Largest dim bound or coefficient read (2^24): far above any layer's, small enough for the kernels' integers.
-MAX_BOUND = 1 << 24
 
 
 class TimeloopFormatError(LayerSpecError):
     """A Timeloop file naas cannot read or cannot express (names the file, the field and the value)."""
+
+
+def _shown(key) -> str:
+    """A key as a message names it: as written, or its repr if it is no printable text (a line break in it)."""
+    return key if isinstance(key, str) and key.isprintable() else repr(key)
 
 
 def read_yaml(path: str | Path, what: str) -> Any:
@@ -168,16 +171,19 @@ def layer_from_timeloop(doc: Any, origin: str = "<problem>", name: str = "") -> 
         raise TimeloopFormatError(f"{origin}: problem.instance: missing or not a mapping of dim -> bound")
     instance = dict(problem["instance"])
     shape = problem.get("shape", {})
-    dims = list(shape.get("dimensions", [])) if isinstance(shape, MappingT) else []
+    dims = shape.get("dimensions", []) if isinstance(shape, MappingT) else []
     known = set(CNN_DIMS) | {"G"}
+    if not isinstance(dims, (list, str)):
+        raise TimeloopFormatError(f"{origin}: problem.shape.dimensions: {dims!r} (allowed: a list of CNN-layer "
+                                  f"dims, {', '.join(sorted(known))})")
     for d in dims:
-        if d not in known:
+        if not isinstance(d, str) or d not in known:
             raise TimeloopFormatError(f"{origin}: problem.shape.dimensions: {d!r} is not a CNN-layer dim "
                                       f"(naas reads {', '.join(sorted(known))})")
     coef = _coefficients(shape, instance, origin)
     for key, value in instance.items():
         if key not in known and key not in coef and key not in ("densities",):
-            raise TimeloopFormatError(f"{origin}: problem.instance.{key}: unknown field (allowed: "
+            raise TimeloopFormatError(f"{origin}: problem.instance.{_shown(key)}: unknown field (allowed: "
                                       f"{', '.join([*CNN_DIMS, 'G', *coef])})")
         if key in known or key in coef:
             if not _bounded_int(value):

@@ -28,8 +28,8 @@ from typing import Any, Callable
 import yaml
 from yaml.reader import ReaderError
 
-__all__ = ["read_yaml_file", "parse_yaml_text", "non_finite", "path_exists", "StrictLoader", "MAX_DEPTH",
-           "MAX_VALUES", "MAX_FILE_BYTES"]
+__all__ = ["read_yaml_file", "parse_yaml_text", "non_finite", "path_exists", "shown_key", "StrictLoader",
+           "MAX_DEPTH", "MAX_VALUES", "MAX_FILE_BYTES"]
 
 #: Deepest nesting of lists / mappings accepted (real input files nest fewer than 10 levels; the scalars
 #: inside the innermost collection do not count).
@@ -227,6 +227,12 @@ def _fail(message: str):
 def _name(path: Path) -> str:
     text = str(path)
     return text if text.isprintable() else repr(text)
+
+
+def shown_key(key: Any) -> str:
+    """A key (or name) read from a file as an error message shows it: as written, or its repr if it is not
+    printable text (a line break in it would break the one-line message)."""
+    return key if isinstance(key, str) and key.isprintable() else repr(key)
 
 
 def path_exists(path: str | Path) -> bool:

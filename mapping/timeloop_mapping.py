@@ -29,6 +29,7 @@ import re
 from pathlib import Path
 from typing import Any, Mapping as MappingT, Sequence
 
+from cost_model.yaml_files import shown_key
 from nn_space.layers import DIMS, ConvLayer
 from nn_space.timeloop_problem import (MAX_BOUND, NAAS_TO_TIMELOOP, TIMELOOP_TO_NAAS, TimeloopFormatError,
                                        read_yaml, timeloop_instance)
@@ -52,11 +53,6 @@ KNOWN_TARGETS = {
            "weights_spad", "psum_spad", "pebuffer", "pe_buffer"),
 }
 _KNOWN = {name: lvl for lvl, names in KNOWN_TARGETS.items() for name in names}
-
-
-def _shown(key) -> str:
-    """A key as a message names it: as written, or its repr if it is no printable text (a line break in it)."""
-    return key if isinstance(key, str) and key.isprintable() else repr(key)
 
 
 def _levels_error(message: str) -> TimeloopFormatError:
@@ -159,7 +155,7 @@ def mapping_from_timeloop(doc: Any, layer: ConvLayer, levels: MappingT[str, str]
             raise TimeloopFormatError(f"{where}: {e!r} is not a mapping with target and type")
         for key in e:
             if key not in _ENTRY_KEYS:
-                raise TimeloopFormatError(f"{where}.{_shown(key)}: unknown field (allowed: {', '.join(sorted(_ENTRY_KEYS))})")
+                raise TimeloopFormatError(f"{where}.{shown_key(key)}: unknown field (allowed: {', '.join(sorted(_ENTRY_KEYS))})")
         if "target" not in e:
             raise TimeloopFormatError(f"{where}.target: missing")
         if str(e["target"]) not in targets:

@@ -43,6 +43,7 @@ from typing import Any, Mapping as MappingT, Sequence
 
 from cost_model.accelerator import TENSORS
 from cost_model.hierarchy import Hierarchy
+from cost_model.yaml_files import shown_key
 from nn_space.layers import DIMS, ConvLayer
 from nn_space.timeloop_problem import TimeloopFormatError, timeloop_instance
 
@@ -204,7 +205,7 @@ def parse_timeloop_directives(doc: Any, layer: ConvLayer, origin: str = "mapping
                        f"Timeloop's numeric level ids)")
         target = target.strip()
         kind = e.get("type")
-        where = f"{origin}: mapping[{i}] ({target})"
+        where = f"{origin}: mapping[{i}] ({shown_key(target)})"
         if kind == "skew":
             raise _err(f"{where}.type: 'skew' ({_UNMODELLED['skew']}; allowed: {', '.join(_TYPES)})")
         if kind not in _TYPES:
@@ -214,7 +215,7 @@ def parse_timeloop_directives(doc: Any, layer: ConvLayer, origin: str = "mapping
             if key in _UNMODELLED:
                 raise _err(f"{where}.{key}: {e[key]!r} ({_UNMODELLED[key]}; remove it)")
             if key not in _KEYS[kind]:
-                raise _err(f"{where}.{key}: not a field of a {kind} directive (allowed: "
+                raise _err(f"{where}.{shown_key(key)}: not a field of a {kind} directive (allowed: "
                            f"{', '.join(sorted(_KEYS[kind]))})")
         d = TimeloopDirective(i, target, kind)
         if kind == "datatype":

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -581,14 +582,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _StderrHandler(logging.StreamHandler):
+    """A log handler writing to whatever ``sys.stderr`` is when a record is emitted (not the stream of the
+    moment ``main`` first ran: a caller may redirect or close that one)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def _logging(verbose: bool) -> None:
     """Library messages (``logging``) and warnings on stderr: warnings always, progress notes with -v."""
-    import logging
-
     logging.captureWarnings(True)
     root = logging.getLogger()
     if not any(getattr(h, "_naas", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("naas: %(levelname)s: %(message)s"))
         handler._naas = True
         root.addHandler(handler)

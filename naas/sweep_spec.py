@@ -42,7 +42,7 @@ import numpy as np
 from cost_model.accelerator import (Accelerator, AcceleratorSpecError, accelerator_from_dict,
                                     load_accelerator)
 from cost_model.units import finite_number
-from cost_model.yaml_files import path_exists, read_yaml_file
+from cost_model.yaml_files import path_exists, read_yaml_file, shown_key
 from nn_space.zoo import get_network
 
 from .config_checks import check_inner_start
@@ -156,7 +156,7 @@ def parse_path(path: str) -> tuple[str | int, ...]:
     for part in path.split("."):
         m = _PATH_PART.fullmatch(part)
         if not m:
-            raise SweepSpecError(f"parameters.{path}: {part!r} is not a field name, optionally indexed "
+            raise SweepSpecError(f"parameters.{shown_key(path)}: {part!r} is not a field name, optionally indexed "
                                  f"(write e.g. 'l2.size' or 'array[0].size')")
         steps.append(m.group(1))
         steps += [int(i) for i in re.findall(r"\[(\d+)\]", m.group(2))]
@@ -205,11 +205,6 @@ def apply_overrides(base: dict, overrides: MappingT[str, Any]) -> dict:
     return doc
 
 
-def _shown(key) -> str:
-    """A key as a message names it: as written, or its repr if it is no printable text (a line break in it)."""
-    return key if isinstance(key, str) and key.isprintable() else repr(key)
-
-
 def _where(steps) -> str:
     out = ""
     for s in steps:
@@ -251,7 +246,7 @@ def _values(raw: Any, path: str) -> tuple:
     for key in raw:
         if key not in allowed:
             hint = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-            raise SweepSpecError(f"{where}.{_shown(key)}: unknown field (allowed: {', '.join(sorted(allowed))})"
+            raise SweepSpecError(f"{where}.{shown_key(key)}: unknown field (allowed: {', '.join(sorted(allowed))})"
                                  + (f"; did you mean {hint[0]!r}?" if hint else ""))
     lo, hi = _range_number(raw, "from", where), _range_number(raw, "to", where)
     if hi < lo:
@@ -335,7 +330,7 @@ def sweep_from_dict(doc: Any, origin: str = "<dict>", networks: tuple[str, ...] 
     for key in doc:
         if key not in _TOP_KEYS:
             hint = difflib.get_close_matches(str(key), sorted(_TOP_KEYS), n=1)
-            raise SweepSpecError(f"{origin}: {_shown(key)}: unknown field (allowed: {', '.join(sorted(_TOP_KEYS))})"
+            raise SweepSpecError(f"{origin}: {shown_key(key)}: unknown field (allowed: {', '.join(sorted(_TOP_KEYS))})"
                                  + (f"; did you mean {hint[0]!r}?" if hint else ""))
     if "base" not in doc:
         raise SweepSpecError(f"{origin}: base: missing (required: the accelerator the parameters modify)")

@@ -13,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping as MappingT
 
+from cost_model.yaml_files import shown_key
+
 from .layers import MAX_BOUND, ConvLayer, LayerSpecError
 
 #: Timeloop dim -> naas dim (for ordinary layers; depthwise layers map G -> K).
@@ -24,11 +26,6 @@ _COEFFICIENTS = ("Wstride", "Hstride", "Wdilation", "Hdilation")
 
 class TimeloopFormatError(LayerSpecError):
     """A Timeloop file naas cannot read or cannot express (names the file, the field and the value)."""
-
-
-def _shown(key) -> str:
-    """A key as a message names it: as written, or its repr if it is no printable text (a line break in it)."""
-    return key if isinstance(key, str) and key.isprintable() else repr(key)
 
 
 def read_yaml(path: str | Path, what: str) -> Any:
@@ -183,7 +180,7 @@ def layer_from_timeloop(doc: Any, origin: str = "<problem>", name: str = "") -> 
     coef = _coefficients(shape, instance, origin)
     for key, value in instance.items():
         if key not in known and key not in coef and key not in ("densities",):
-            raise TimeloopFormatError(f"{origin}: problem.instance.{_shown(key)}: unknown field (allowed: "
+            raise TimeloopFormatError(f"{origin}: problem.instance.{shown_key(key)}: unknown field (allowed: "
                                       f"{', '.join([*CNN_DIMS, 'G', *coef])})")
         if key in known or key in coef:
             if not _bounded_int(value):

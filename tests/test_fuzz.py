@@ -22,6 +22,7 @@ import logging
 import math
 import os
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -239,7 +240,7 @@ def run_cli(argv, cwd: Path) -> tuple[int, str, str]:
     assert code in (0, 2), shown
     assert not KERNEL_PROBLEMS, f"{shown}\nkernel arguments: {KERNEL_PROBLEMS[:5]}"
     if code == 2:
-        lines = stderr.splitlines()
+        lines = re.split(r"\r\n|\r|\n", stderr)[:-1]  # the line breaks of a terminal
         assert stderr.endswith("\n") and lines, shown
         if argv[0] == "evaluate" and len(lines) > 1:
             # layers that cannot be mapped: one line per distinct layer shape (the rest is costed on stdout)
@@ -594,10 +595,14 @@ def cli_files(scratch) -> dict[str, list[str]]:
                  "--out", str(search_run), "--quiet"]) == 0
     assert main(["sweep", "--grid", str(d / "sweep.yaml"), "--out", str(sweep_run), "--quiet"]) == 0
     logging.getLogger().handlers[:] = [h for h in logging.getLogger().handlers if not getattr(h, "_naas", False)]
+    # copies of the Timeloop test files: an output option (--csv, --out) given one of them must not overwrite
+    # the repository's test data
+    for folder in {f.parent for f in (TL_PROBLEM, TL_MAPPING, *TL_ARCH.values(), TL_ARCH_V04)}:
+        shutil.copytree(folder, d / folder.name)
+    tl = [d / f.parent.name / f.name for f in (TL_PROBLEM, TL_MAPPING, *TL_ARCH.values(), TL_ARCH_V04)]
     files = [d / "adir", d / "empty.yaml", d / "garbage.yaml", d / "acc.yaml", d / "hier.yaml", d / "sweep.yaml",
              d / "csv-here.csv", d / "norun", d / "badstore", search_run, sweep_run, d / "missing.yaml",
-             d / "missing" / "deeper.yaml", "/nonexistent/x.yaml", d / "acc.yaml" / "child", TL_PROBLEM,
-             TL_MAPPING, *TL_ARCH.values(), TL_ARCH_V04]
+             d / "missing" / "deeper.yaml", "/nonexistent/x.yaml", d / "acc.yaml" / "child", *tl]
     return {"paths": [str(p) for p in files], "onnx": [str(d / "model.onnx"), str(d / "missing.onnx")],
             "reports": [str(d / p) for p in ("adir", "norun", "badstore", "missing", "acc.yaml")],
             "sweep": str(d / "sweep.yaml"), "runs": [str(search_run), str(sweep_run)]}
@@ -759,8 +764,9 @@ def test_found_sweep_base_names(scratch):
 
 def test_found_unprintable_keys(scratch):
     # naas/sweep_spec.py, nn_space/timeloop_problem.py, mapping/timeloop_mapping.py: an unknown key was shown
-    # as written, so a key holding a character str.splitlines() breaks at broke the one-line message
-    for key in ("\x1e", "a\x1cb"):
+    # (and mapping/timeloop_nest_mapping.py, a mapping's target) as written: a line break in it broke the
+    # one-line message
+    for key in ("\x1e", "a\nb"):
         sweep = write(scratch, "found-key", dump({**SWEEP_DOCS[1], key: 0}))
         _, _, err = run_cli(["sweep", "--grid", sweep, "--out", fresh(scratch, "found-run"), "--quiet"], scratch)
         assert f"{key!r}: unknown field" in err, err
@@ -770,6 +776,19 @@ def test_found_unprintable_keys(scratch):
         mapping = write(scratch, "found-key", dump(_doc_with(_load(TL_MAPPING), ("mapping", 0, key), 1)))
         _, _, err = run_cli(["timeloop", "evaluate", TL_PROBLEM, mapping, "-a", "eyeriss"], scratch)
         assert f"mapping[0].{key!r}: unknown field" in err, err
+        sweep = write(scratch, "found-key", dump({**SWEEP_DOCS[1], "parameters": {f"l2.{key}": [1]}}))
+        _, _, err = run_cli(["sweep", "--grid", sweep, "--out", fresh(scratch, "found-run"), "--quiet"], scratch)
+        assert f"parameters.{f'l2.{key}'!r}: {key!r} is not a field name" in err, err
+        doc = _load(TL_ARCH["mapping"])
+        doc["mapping"][2][key] = 1
+        mapping = write(scratch, "found-key", dump(doc))
+        _, _, err = run_cli(["timeloop", "evaluate", TL_ARCH["problem"], mapping, "--arch", TL_ARCH["arch"]], scratch)
+        assert f"mapping[2] (ClusterBuffer).{key!r}: not a field of a spatial directive" in err, err
+        doc["mapping"][2] = {**doc["mapping"][2], "target": f"Cluster{key}Buffer"}
+        del doc["mapping"][2][key]
+        mapping = write(scratch, "found-key", dump(doc))
+        _, _, err = run_cli(["timeloop", "evaluate", TL_ARCH["problem"], mapping, "--arch", TL_ARCH["arch"]], scratch)
+        assert "\n" not in err.rstrip("\n"), err
 
 
 def test_large_layers_are_fast(scratch):

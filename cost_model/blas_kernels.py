@@ -50,7 +50,8 @@ def _openblas_function(*names: str):
     import ctypes
 
     try:
-        with open("/proc/self/maps") as f:
+        # surrogateescape: another mapped file's name need not be UTF-8 (a run folder named by the user)
+        with open("/proc/self/maps", encoding="utf-8", errors="surrogateescape") as f:
             paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line})
     except OSError:
         return None

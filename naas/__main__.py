@@ -4,6 +4,9 @@ import sys
 
 def run() -> None:
     """The ``naas`` console script: ``reproducible()`` before numpy loads, then ``naas.cli.main``."""
+    for stream in (sys.stdout, sys.stderr):  # a path that is not UTF-8 (surrogate escapes) prints as its bytes
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="surrogateescape")
     try:
         from cost_model.blas_kernels import reproducible
 

@@ -95,6 +95,16 @@ class SweepSpec:
     bytes_per_pe: float = DEFAULT_BYTES_PER_PE
     skip_invalid: bool = False
 
+    def __post_init__(self) -> None:
+        # sweep_from_dict checked the file's values; the command line replaces some of them (--seed, --samples,
+        # --inner-budget) after it
+        for name, low in (("seed", 0), ("samples", 1), ("inner_budget", 1)):
+            value = getattr(self, name)
+            if value is None and name == "samples":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise _override_error(f"{name}: {value!r} (allowed: an integer >= {low})", name)
+
     @property
     def grid_size(self) -> int:
         return math.prod(len(p.values) for p in self.parameters)

@@ -165,8 +165,13 @@ def _check_nest_hw(hw, glob) -> None:
              f"glob: {glob[nl.G_MAC_UNITS]} MAC units, fan-outs multiply to {macs}")
 
 
+#: calls of each wrapped kernel (``test_the_checker_sees_every_kernel``)
+KERNEL_CALLS: dict[str, int] = {}
+
+
 def _checked(kernel, check):
     def wrapper(*args):
+        KERNEL_CALLS[kernel.__name__] = KERNEL_CALLS.get(kernel.__name__, 0) + 1
         try:
             check(*args)
         except Exception as exc:  # a checker that cannot even read the arrays: that is a finding too
@@ -203,6 +208,33 @@ def checked_kernels():
                                     (nest_evaluate_module, "nest_evaluate_batch", _check_nest)):
             mp.setattr(module, name, _checked(getattr(module, name), check))
         yield
+
+
+def test_the_checker_sees_every_kernel(scratch):
+    """The wrapped kernels are the ones the command line calls, and the checker refuses what they must not get."""
+    KERNEL_CALLS.clear()
+    run_cli(["evaluate", "-n", "alexnet", "--mapping", "default"], scratch)
+    run_cli(["evaluate", "-n", "alexnet", "--budget", "3"], scratch)
+    run_cli(["evaluate", "-a", "eyeriss-hier", "-n", "squeezenet", "--budget", "3"], scratch)
+    run_cli(["timeloop", "evaluate", TL_ARCH["problem"], TL_ARCH["mapping"], "--arch", TL_ARCH["arch"]], scratch)
+    assert set(KERNEL_CALLS) == {"evaluate_into", "evaluate_batch", "nest_evaluate_into", "nest_evaluate_batch"}
+    from cost_model.evaluate import evaluate_stats
+    from cost_model.stats import NUM_STATS
+    from mapping.default_mapping import default_mapping
+    from nn_space.layers import ConvLayer
+
+    layer, acc = ConvLayer(k=8, c=8, y=4, x=4, r=3, s=3), load_accelerator("eyeriss")
+    mapping = default_mapping(layer, acc)
+    KERNEL_PROBLEMS.clear()
+    evaluate_stats(layer, acc, mapping)
+    assert KERNEL_PROBLEMS == []
+    hw = acc.hw_vector.copy()
+    hw[acc_module.HW_L2_WORDS], hw[acc_module.HW_ENERGY] = math.nan, -1.0
+    evaluate_module.evaluate_into(evaluate_module.layer_array(layer), hw, mapping.factor_array,
+                                  np.zeros((3, 7), dtype=np.int64), np.empty(NUM_STATS))
+    assert any("hw[4] = nan" in p for p in KERNEL_PROBLEMS) and any("energies" in p for p in KERNEL_PROBLEMS)
+    assert any("not a permutation" in p for p in KERNEL_PROBLEMS)
+    KERNEL_PROBLEMS.clear()
 
 
 # --- running the command line -------------------------------------------------------------------------------
@@ -365,9 +397,32 @@ def mutated(draw, bases: list, keys: list, max_mutations: int = 3):
     return doc
 
 
+class _TagLoader(yaml.SafeLoader):
+    """Reads Timeloop v0.4's tagged nodes (``!Component``) as mappings holding their tag under ``TAG``."""
+
+
+class _TagDumper(yaml.SafeDumper):
+    """Writes a mapping holding a ``TAG`` back as a tagged node."""
+
+
+TAG = "__yaml_tag__"
+_TagLoader.add_multi_constructor("!", lambda loader, suffix, node: {
+    TAG: "!" + suffix, **loader.construct_mapping(node, deep=True)})
+
+
+def _represent_dict(dumper, data):
+    tag = data.get(TAG)
+    if isinstance(tag, str) and tag.startswith("!"):
+        return dumper.represent_mapping(tag, {k: v for k, v in data.items() if k != TAG})
+    return dumper.represent_dict(data)
+
+
+_TagDumper.add_representer(dict, _represent_dict)
+
+
 def dump(doc, flow: bool = False) -> str:
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=None if flow else False,
-                          width=10 ** 6)
+    return yaml.dump(doc, Dumper=_TagDumper, sort_keys=False, allow_unicode=True,
+                     default_flow_style=None if flow else False, width=10 ** 6)
 
 
 _KEY_LINE = re.compile(r"^(\s*(?:- )?)([^\s#'\"{}\[\]][^:#]*):(\s|$)")
@@ -456,8 +511,10 @@ TIMELOOP_DOCS = {
     "mapping": [_load(TL_MAPPING), _load(TL_ARCH["mapping"])],
     "arch": [_load(TL_ARCH["arch"])],
     "ert": [_load(TL_ARCH["ert"])],
+    "arch_v04": [yaml.load(TL_ARCH_V04.read_text(), Loader=_TagLoader)],
 }
-KEYS = _all_keys(ACCELERATOR_DOCS + HIERARCHY_DOCS + SWEEP_DOCS + sum(TIMELOOP_DOCS.values(), []))
+KEYS = [k for k in _all_keys(ACCELERATOR_DOCS + HIERARCHY_DOCS + SWEEP_DOCS + sum(TIMELOOP_DOCS.values(), []))
+        if k != TAG]
 
 
 def write(scratch: Path, stem: str, data: bytes | str, suffix: str = ".yaml") -> Path:
@@ -520,7 +577,7 @@ def timeloop_cases(draw):
     alone, 'arch' / 'v04' = PROBLEM MAPPING --arch ARCH [--ert ERT] on tests/data/timeloop_arch."""
     form = draw(st.sampled_from(["mapping", "search", "arch", "arch", "v04"]))
     kinds = {"mapping": ["problem", "mapping"], "search": ["problem"], "arch": ["problem", "mapping", "arch", "ert"],
-             "v04": ["problem", "mapping"]}[form]
+             "v04": ["problem", "mapping", "arch_v04", "arch_v04"]}[form]
     kind = draw(st.sampled_from(kinds))
     bases = TIMELOOP_DOCS[kind]
     if form in ("arch", "v04") and kind in ("problem", "mapping"):
@@ -540,7 +597,8 @@ def test_fuzz_timeloop_files(scratch, case, ert):
         argv = ["timeloop", "evaluate", files["problem"], *([files["mapping"]] if form == "mapping" else []),
                 "-a", "eyeriss", "--budget", "5"]
     else:
-        files = {**TL_ARCH, "arch": TL_ARCH["arch"] if form == "arch" else TL_ARCH_V04, kind: path}
+        files = {**TL_ARCH, "arch": TL_ARCH["arch"] if form == "arch" else TL_ARCH_V04,
+                 "arch" if kind == "arch_v04" else kind: path}
         argv = ["timeloop", "evaluate", files["problem"], files["mapping"], "--arch", files["arch"],
                 *(["--ert", files["ert"]] if ert or kind == "ert" else [])]
     run_cli(argv, scratch)
@@ -570,6 +628,10 @@ SMALL_NUMBERS = ["0", "-1", "1", "2", "3", "-0", "1.5", "nan", "inf", "1e3", "0x
 TEXTS = ["", " ", "x", "-", "--", "-x", "é", "a,b", ",", "alexnet", "alexnet,squeezenet", "resnet51",
          "eyeriss", "eyeriss-hier", "shidiannao", "tpu-v1", "nvdla-256-hier", "timeloop-eyeriss-65nm", "table",
          "json", "search", "default", "shared_glb=l2", "=", "a=b=c", "x=l2,", "GLB=l9", "--help", "💥"]
+
+
+#: random text as a command line holds it: any character but NUL (a C string's end: no shell passes one)
+ARG_TEXT = st.text(st.characters(exclude_characters="\x00"), max_size=6)
 
 
 @pytest.fixture(scope="module")
@@ -621,7 +683,7 @@ def option_values(draw, action: argparse.Action, files: dict[str, list[str]]) ->
     pool += SMALL_NUMBERS * 2 if flag in COSTLY else NUMBERS * 2
     if flag in ("--network", "-n"):
         pool += files["onnx"]
-    value = draw(st.one_of(st.sampled_from(pool), st.text(max_size=6)))
+    value = draw(st.one_of(st.sampled_from(pool), ARG_TEXT))
     shape = draw(st.sampled_from(["flag value"] * 8 + ["flag=value", "flag", "flag value value"]))
     if shape == "flag=value" and flag.startswith("--"):
         return [f"{flag}={value}"]
@@ -679,7 +741,7 @@ def _fuzz_command_line(scratch, argv: list[str]) -> None:
 
 
 @pytest.mark.parametrize("command, examples", [
-    ("evaluate", 200), ("search", 40), ("sweep", 120), ("timeloop evaluate", 150), ("report", 40), ("list", 30),
+    ("evaluate", 200), ("search", 40), ("sweep", 100), ("timeloop evaluate", 150), ("report", 40), ("list", 30),
 ])
 def test_fuzz_command_lines(scratch, cli_files, command, examples):
     @fuzz(examples)
@@ -789,6 +851,39 @@ def test_found_unprintable_keys(scratch):
         mapping = write(scratch, "found-key", dump(doc))
         _, _, err = run_cli(["timeloop", "evaluate", TL_ARCH["problem"], mapping, "--arch", TL_ARCH["arch"]], scratch)
         assert "\n" not in err.rstrip("\n"), err
+
+
+def test_found_sweep_seed_override(scratch):
+    # naas/sweep_spec.py: --seed replaced the file's checked seed unchecked; a negative one reached numpy's
+    # random generator (ValueError: expected non-negative integer) in a random sweep
+    for extra in (["--samples", "2"], []):
+        _, _, err = run_cli(["sweep", "--grid", write(scratch, "found-sweep", dump(SWEEP_DOCS[1])), "--out",
+                             fresh(scratch, "found-run"), "--quiet", "--seed", "-1", *extra], scratch)
+        assert "--seed: -1 (allowed: an integer >= 0)" in err, err
+
+
+def test_found_non_utf8_run_folder_in_process(scratch):
+    # cost_model/blas_kernels.py: a run folder whose name is not UTF-8 (from the shell: surrogate escapes) is
+    # mapped into the process; reading /proc/self/maps as strict UTF-8 raised UnicodeDecodeError
+    folder = fresh(scratch, "found-run") / "x\udcff"
+    code, out, _ = run_cli(["sweep", "--grid", write(scratch, "found-sweep", dump(SWEEP_DOCS[1])), "--out",
+                            folder, "--quiet"], scratch)
+    assert code == 0 and (folder / "best.yaml").is_file()
+
+
+def test_found_non_utf8_run_folder_on_a_strict_stdout(scratch):
+    # naas/__main__.py: the run folder's name is printed on stdout; one that is not UTF-8 could not be written to
+    # a strict UTF-8 stdout (UnicodeEncodeError traceback); the streams now write surrogate escapes as bytes
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict", "OPENBLAS_NUM_THREADS": "1"}
+    folder = os.fsencode(fresh(scratch, "found-run")) + b"/x\xff"
+    grid = write(scratch, "found-sweep", dump(SWEEP_DOCS[1]))
+    r = subprocess.run([sys.executable, "-m", "naas", "sweep", "--grid", str(grid), "--out", folder, "--quiet"],
+                       capture_output=True, env=env, cwd=scratch)
+    assert b"Traceback" not in r.stderr, r.stderr.decode(errors="replace")[-2000:]
+    assert r.returncode == 0
 
 
 def test_large_layers_are_fast(scratch):

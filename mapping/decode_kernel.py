@@ -41,61 +41,82 @@ def _pick_factor(rest, gene, cap):
 def decode_genomes(genomes, importance, bounds, axis_of, axis_sizes, spatial_order, gi_sp, gi_l1, gi_l2,
                    perms, factors, orders):
     """genomes float64[B, D] -> factors int64[B, 4, 7], orders int64[B, 3, 7] (see mapping.encoding)."""
-    imp = np.empty(6)
-    perm = np.empty(6, dtype=np.int64)
-    rest = np.empty(7, dtype=np.int64)
-    room = np.empty(3, dtype=np.int64)
+    imp, perm, rest, room = _scratch()
     for b in range(genomes.shape[0]):
-        g = genomes[b]
-        # --- orders: DRAM and L2 over K, C, Y, X, R, S; N outermost; L1 canonical ---------------------
-        for d in range(7):
-            orders[b, O_L1, d] = d
-        for level in range(2):
-            row = O_DRAM if level == 0 else O_L2
-            if importance:
-                for j in range(6):
-                    imp[j] = _reflect(g[level * 6 + j])
-                    perm[j] = j
-                for j in range(1, 6):  # stable insertion sort, descending importance
-                    key = perm[j]
-                    m = j - 1
-                    while m >= 0 and imp[perm[m]] < imp[key]:
-                        perm[m + 1] = perm[m]
-                        m -= 1
-                    perm[m + 1] = key
-            else:
-                idx = int(_reflect(g[level]) * 720)
-                if idx > 719:
-                    idx = 719
-                for j in range(6):
-                    perm[j] = perms[idx, j]
-            orders[b, row, 0] = 0
+        _decode_row(genomes[b], importance, bounds, axis_of, axis_sizes, spatial_order, spatial_order.shape[0],
+                    gi_sp, gi_l1, gi_l2, perms, factors[b], orders[b], imp, perm, rest, room)
+
+
+@njit(cache=True)
+def decode_rows(genomes, owner, importance, bounds, axis_of, axis_sizes, spatial_order, n_spatial, gi_sp, gi_l1,
+                gi_l2, perms, factors, orders):
+    """Row b decoded with the encoder of search ``owner[b]``: its arrays are row ``owner[b]`` of each argument
+    (``importance`` bool[S], ``spatial_order`` int64[S, 7] of which the first ``n_spatial[s]`` are used)."""
+    imp, perm, rest, room = _scratch()
+    for b in range(genomes.shape[0]):
+        s = owner[b]
+        _decode_row(genomes[b], importance[s], bounds[s], axis_of[s], axis_sizes[s], spatial_order[s], n_spatial[s],
+                    gi_sp[s], gi_l1[s], gi_l2[s], perms, factors[b], orders[b], imp, perm, rest, room)
+
+
+@njit(cache=True, inline="always")
+def _scratch():
+    return np.empty(6), np.empty(6, dtype=np.int64), np.empty(7, dtype=np.int64), np.empty(3, dtype=np.int64)
+
+
+@njit(cache=True, inline="always")
+def _decode_row(g, importance, bounds, axis_of, axis_sizes, spatial_order, n_spatial, gi_sp, gi_l1, gi_l2, perms,
+                factors, orders, imp, perm, rest, room):
+    """One genome -> factors int64[4, 7], orders int64[3, 7]."""
+    # --- orders: DRAM and L2 over K, C, Y, X, R, S; N outermost; L1 canonical ---------------------
+    for d in range(7):
+        orders[O_L1, d] = d
+    for level in range(2):
+        row = O_DRAM if level == 0 else O_L2
+        if importance:
             for j in range(6):
-                orders[b, row, j + 1] = perm[j] + 1
-        # --- tiling: spatial first (axis room), then L1 and L2; DRAM takes the rest ------------------
-        for r in range(4):
-            for d in range(7):
-                factors[b, r, d] = 1
+                imp[j] = _reflect(g[level * 6 + j])
+                perm[j] = j
+            for j in range(1, 6):  # stable insertion sort, descending importance
+                key = perm[j]
+                m = j - 1
+                while m >= 0 and imp[perm[m]] < imp[key]:
+                    perm[m + 1] = perm[m]
+                    m -= 1
+                perm[m + 1] = key
+        else:
+            idx = int(_reflect(g[level]) * 720)
+            if idx > 719:
+                idx = 719
+            for j in range(6):
+                perm[j] = perms[idx, j]
+        orders[row, 0] = 0
+        for j in range(6):
+            orders[row, j + 1] = perm[j] + 1
+    # --- tiling: spatial first (axis room), then L1 and L2; DRAM takes the rest ------------------
+    for r in range(4):
         for d in range(7):
-            rest[d] = bounds[d]
-        for a in range(3):
-            room[a] = axis_sizes[a]
-        for s in range(spatial_order.shape[0]):
-            d = spatial_order[s]
-            if rest[d] == 1:
-                continue
-            a = axis_of[d]
-            f = _pick_factor(rest[d], _reflect(g[gi_sp[d]]), room[a])
-            factors[b, F_SPATIAL, d] = f
-            room[a] //= f
-            rest[d] = (rest[d] + f - 1) // f
-        for d in range(7):
-            if bounds[d] == 1:
-                continue
-            f = _pick_factor(rest[d], _reflect(g[gi_l1[d]]), rest[d])
-            factors[b, F_L1, d] = f
-            rest[d] = (rest[d] + f - 1) // f
-            f = _pick_factor(rest[d], _reflect(g[gi_l2[d]]), rest[d])
-            factors[b, F_L2, d] = f
-            rest[d] = (rest[d] + f - 1) // f
-            factors[b, F_DRAM, d] = rest[d]
+            factors[r, d] = 1
+    for d in range(7):
+        rest[d] = bounds[d]
+    for a in range(3):
+        room[a] = axis_sizes[a]
+    for s in range(n_spatial):
+        d = spatial_order[s]
+        if rest[d] == 1:
+            continue
+        a = axis_of[d]
+        f = _pick_factor(rest[d], _reflect(g[gi_sp[d]]), room[a])
+        factors[F_SPATIAL, d] = f
+        room[a] //= f
+        rest[d] = (rest[d] + f - 1) // f
+    for d in range(7):
+        if bounds[d] == 1:
+            continue
+        f = _pick_factor(rest[d], _reflect(g[gi_l1[d]]), rest[d])
+        factors[F_L1, d] = f
+        rest[d] = (rest[d] + f - 1) // f
+        f = _pick_factor(rest[d], _reflect(g[gi_l2[d]]), rest[d])
+        factors[F_L2, d] = f
+        rest[d] = (rest[d] + f - 1) // f
+        factors[F_DRAM, d] = rest[d]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -56,6 +57,14 @@ def _orders(active: list[int]) -> list[list[int]]:
     return [[0, *p, *rest] for p in itertools.permutations(active)]
 
 
+@lru_cache(maxsize=None)
+def _order_combos(active: tuple[tuple[int, ...], ...]) -> np.ndarray:
+    """Every order row int64[k, L, 7] of a tiling whose level l has the non-trivial loops ``active[l]``."""
+    combos = np.array(list(itertools.product(*[_orders(list(a)) for a in active])), dtype=np.int64)
+    combos.flags.writeable = False
+    return combos
+
+
 def nest_space_size(layer: ConvLayer, hier, exact: bool = False, limit: int | None = None) -> int:
     """Points (tiling x orders) the exhaustive search evaluates; stops counting past ``limit``."""
     enc = NestEncoder(layer, hier, exact)
@@ -68,8 +77,12 @@ def nest_space_size(layer: ConvLayer, hier, exact: bool = False, limit: int | No
 
 
 def nest_exhaustive_search(layer: ConvLayer, hier, objective: str = "edp", exact: bool = False,
-                           max_points: int = 2_000_000, chunk: int = 100_000) -> tuple[NestMapping, np.ndarray, int]:
-    """(best mapping, its result vector, points evaluated); SpaceTooLargeError past ``max_points``."""
+                           max_points: int = 2_000_000, chunk: int = 100_000,
+                           parallel: bool | None = None) -> tuple[NestMapping, np.ndarray, int]:
+    """(best mapping, its result vector, points evaluated); SpaceTooLargeError past ``max_points``.
+
+    The points are costed ``chunk`` at a time, on Numba's threads by default (``parallel``: see
+    ``cost_model.nest_evaluate.evaluate_nests``; the same optimum either way)."""
     size = nest_space_size(layer, hier, exact, limit=max_points)
     if size > max_points:
         raise SpaceTooLargeError(f"layer {layer.describe()} on {hier.name}: more than {max_points:,} mappings "
@@ -86,7 +99,7 @@ def nest_exhaustive_search(layer: ConvLayer, hier, objective: str = "edp", exact
         if not bufs:
             return
         tf, sf, od = (np.concatenate([b[k] for b in bufs]) for k in range(3))
-        stats = evaluate_nests(layer, hier, tf, sf, od)
+        stats = evaluate_nests(layer, hier, tf, sf, od, parallel=parallel)
         vals = np.where(stats[:, 0] == 0, stats[:, col], np.inf)
         i = int(np.argmin(vals))
         if vals[i] < best[0]:
@@ -95,8 +108,7 @@ def nest_exhaustive_search(layer: ConvLayer, hier, objective: str = "edp", exact
         bufs, pending = [], 0
 
     for tf, sf in _tilings(enc):
-        per_level = [_orders([d for d in range(1, 7) if tf[lv, d] > 1]) for lv in range(nl)]
-        combos = np.array(list(itertools.product(*per_level)), dtype=np.int64)  # [k, L, 7]
+        combos = _order_combos(tuple(tuple(d for d in range(1, 7) if tf[lv, d] > 1) for lv in range(nl)))
         k = len(combos)
         bufs.append((np.broadcast_to(tf, (k, nl, 7)), np.broadcast_to(sf, (k, nl, 7)), combos))
         pending += k

@@ -43,10 +43,11 @@ class NestMappingCache(SearchCache):
     def _settings(self, settings: SearchSettings) -> SearchSettings:
         return replace(settings, x0=NEST_STARTS[settings.x0])  # 'default' and 'best-default': one search
 
-    def _search(self, layer: ConvLayer, hier: Hierarchy, settings: SearchSettings) -> NestSearchResult:
-        check_nest_settings(settings)
-        return search_nest_layer(layer, hier, budget=settings.budget, seed=settings.seed, method=settings.method,
-                                 objective=settings.objective, x0=settings.x0, sigma0=settings.sigma0)
+    def _search_many(self, requests) -> list[NestSearchResult]:
+        for _, _, settings in requests:
+            check_nest_settings(settings)
+        return [search_nest_layer(layer, hier, budget=st.budget, seed=st.seed, method=st.method,
+                                  objective=st.objective, x0=st.x0, sigma0=st.sigma0) for layer, hier, st in requests]
 
 
 def search_nest_network_best_of(network: Network, hier: Hierarchy, portfolio: tuple[SearchSettings, ...],
@@ -54,6 +55,7 @@ def search_nest_network_best_of(network: Network, hier: Hierarchy, portfolio: tu
     """Per-layer costs of ``network`` on ``hier`` under, for each distinct shape, the best mapping any of the
     ``portfolio`` searches found (ties: the earlier search)."""
     cache = cache if cache is not None else NestMappingCache()
+    cache.prefetch([(layer, hier, s) for s in portfolio for layer in network.layers])
 
     def best(layer: ConvLayer, h: Hierarchy):
         results = [cache.result(layer, h, s) for s in portfolio]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from cost_model.evaluate import NetworkCost, evaluate_network
 from nn_space.layers import ConvLayer, Network
 
+from .batch_search import search_layers
 from .search import STARTS, SearchResult, search_layer
 from .spec import MappingSpecError
 
@@ -44,7 +45,7 @@ def accelerator_key(acc) -> tuple:
 
 class SearchCache:
     """Search results by (design, layer shape, settings); each is searched at most once. Subclasses say how
-    a design is keyed and searched."""
+    a design is keyed and searched (``_search_many``: several searches at once)."""
 
     def __init__(self) -> None:
         self._results: dict[tuple, object] = {}
@@ -56,43 +57,68 @@ class SearchCache:
     def _key(self, design) -> tuple:
         raise NotImplementedError
 
-    def _search(self, layer: ConvLayer, design, settings: SearchSettings):
+    def _search_many(self, requests: list[tuple[ConvLayer, object, SearchSettings]]) -> list:
         raise NotImplementedError
 
     def _settings(self, settings: SearchSettings) -> SearchSettings:
         """The settings as searched (equal searches share one key)."""
         return settings
 
+    def prefetch(self, requests) -> None:
+        """Search every (layer, design, settings) of ``requests`` not yet in the cache, all in one call of
+        ``_search_many`` (each distinct one once)."""
+        todo: dict[tuple, tuple] = {}
+        for layer, design, settings in requests:
+            settings = self._settings(settings)
+            key = (self._key(design), layer.shape_key, settings)
+            if key not in self._results and key not in todo:
+                todo[key] = (layer, design, settings)
+        if todo:
+            for key, found in zip(todo, self._search_many(list(todo.values()))):
+                self._results[key] = found
+            self.searches += len(todo)
+
     def result(self, layer: ConvLayer, design, settings: SearchSettings):
+        """The search's result; ``MappingSpecError`` if it found no valid mapping."""
+        self.prefetch([(layer, design, settings)])
         settings = self._settings(settings)
-        key = (self._key(design), layer.shape_key, settings)
-        found = self._results.get(key)
-        if found is None:
-            found = self._search(layer, design, settings)
-            if found.mapping is None:
-                raise MappingSpecError(
-                    f"layer {layer.name or layer.describe()!r} on {design.name}: no valid mapping found in "
-                    f"{settings.budget} evaluations ({found.evaluations} tried)")
-            self._results[key] = found
-            self.searches += 1
+        found = self._results[(self._key(design), layer.shape_key, settings)]
+        if found.mapping is None:
+            raise MappingSpecError(
+                f"layer {layer.name or layer.describe()!r} on {design.name}: no valid mapping found in "
+                f"{settings.budget} evaluations ({found.evaluations} tried)")
         return found
+
+
+#: ways a 3-level mapping cache runs its searches: all together (``mapping.batch_search``), or one pycma
+#: object per search (``mapping.search.search_layer``, the reference the benchmarks compare against)
+ENGINES = ("batched", "pycma")
 
 
 class MappingCache(SearchCache):
     """3-level search results by (accelerator, layer shape, settings)."""
 
+    def __init__(self, engine: str = "batched") -> None:
+        super().__init__()
+        if engine not in ENGINES:
+            raise ValueError(f"engine: {engine!r} (allowed: {', '.join(ENGINES)})")
+        self.engine = engine
+
     def _key(self, acc) -> tuple:
         return accelerator_key(acc)
 
-    def _search(self, layer: ConvLayer, acc, settings: SearchSettings) -> SearchResult:
-        return search_layer(layer, acc, budget=settings.budget, seed=settings.seed, method=settings.method,
-                            objective=settings.objective, x0=settings.x0, sigma0=settings.sigma0)
+    def _search_many(self, requests) -> list[SearchResult]:
+        if self.engine == "batched":
+            return search_layers(requests)
+        return [search_layer(layer, acc, budget=st.budget, seed=st.seed, method=st.method, objective=st.objective,
+                             x0=st.x0, sigma0=st.sigma0) for layer, acc, st in requests]
 
 
 def search_network(network: Network, acc, settings: SearchSettings = SearchSettings(),
                    cache: MappingCache | None = None) -> NetworkCost:
     """Per-layer costs of ``network`` under searched mappings (each distinct shape searched once)."""
     cache = cache if cache is not None else MappingCache()
+    cache.prefetch([(layer, acc, settings) for layer in network.layers])
     return evaluate_network(network, acc, lambda layer, a: cache.result(layer, a, settings).mapping,
                             mapping_source=settings.describe())
 
@@ -121,6 +147,7 @@ def search_network_best_of(network: Network, acc, portfolio: tuple[SearchSetting
     """Per-layer costs of ``network`` under, for each distinct shape, the best mapping (by each search's
     objective; ties: the earlier search) that any of the ``portfolio`` searches found."""
     cache = cache if cache is not None else MappingCache()
+    cache.prefetch([(layer, acc, s) for s in portfolio for layer in network.layers])
 
     def best(layer: ConvLayer, a):
         results = [cache.result(layer, a, s) for s in portfolio]

@@ -74,9 +74,15 @@ class NetworkCoster:
     """Costs networks on designs of either kind, searched (best of a portfolio) or at default mappings,
     with one mapping cache per kind."""
 
-    def __init__(self) -> None:
-        self.cache = MappingCache()
+    def __init__(self, engine: str = "batched") -> None:
+        self.cache = MappingCache(engine)  # engine: how its 3-level searches run (``MappingCache``)
         self.nest_cache = NestMappingCache()
+
+    def prefetch(self, networks: list[Network], designs: list[Design], searches: tuple[SearchSettings, ...]) -> None:
+        """Run the mapping searches that searched costs of ``networks`` on ``designs`` need, all together."""
+        for cache, kind in ((self.cache, Accelerator), (self.nest_cache, Hierarchy)):
+            cache.prefetch([(layer, d, s) for d in designs if isinstance(d, kind) for s in searches
+                            for net in networks for layer in net.layers])
 
     def cost(self, network: Network, design: Design, searches: tuple[SearchSettings, ...], searched: bool):
         """NetworkCost / NestNetworkCost; raises NetworkEvaluationError for unmappable layers."""

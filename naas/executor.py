@@ -167,6 +167,26 @@ class DaskExecutor(Executor):
         return f"dask cluster at {self.address} ({self.workers} workers)"
 
 
+#: the most consecutive tasks ``map_chunked`` hands one worker at once (a chunk commits when it ends)
+LARGEST_CHUNK = 16
+
+
+def map_chunked(executor: Executor, fn_many: Callable[[list], list], tasks: Sequence[Any],
+                largest: int = LARGEST_CHUNK) -> Iterator[Any]:
+    """``fn_many(chunk)`` (one result per task of the chunk) over chunks of consecutive tasks — as many chunks
+    as the executor has workers, at most ``largest`` tasks each — on ``executor``; yields results in task order.
+
+    Tasks of one chunk run in one process, so their mapping searches can advance together (issue 25).
+    """
+    tasks = list(tasks)
+    if not tasks:
+        return iter(())
+    n = max(executor.workers, -(-len(tasks) // largest))
+    size = -(-len(tasks) // n)
+    chunks = [tasks[i:i + size] for i in range(0, len(tasks), size)]
+    return (r for results in executor.map_ordered(fn_many, chunks) for r in results)
+
+
 #: Where ``--scheduler`` is not given, a Dask scheduler address may come from this environment variable.
 SCHEDULER_ENV = "NAAS_SCHEDULER"
 

@@ -75,16 +75,19 @@ def network_summary(cost) -> dict[str, float]:
 class DesignEvaluator:
     """Costs a hardware design on the search's networks (mapping per the mode), with a mapping cache."""
 
-    def __init__(self, config: HardwareSearchConfig, searches: tuple[SearchSettings, ...] | None = None):
+    def __init__(self, config: HardwareSearchConfig, searches: tuple[SearchSettings, ...] | None = None,
+                 coster: NetworkCoster | None = None):
         self.config = config
         self.networks = [get_network(n) for n in config.networks]
-        self.coster = NetworkCoster()
+        self.coster = coster if coster is not None else NetworkCoster()
         # per layer shape, the best mapping of these searches (the search's own settings unless re-costing)
         self.searches = searches or (config.mapping_settings(),)
 
     def cost(self, acc: Design, searched: bool,
              each: Callable[[str], None] | None = None) -> tuple[float | None, dict, str | None]:
         """(geomean EDP or None, {network: summary}, error); ``each(network)`` after each network."""
+        if searched:
+            self.coster.prefetch(self.networks, [acc], self.searches)
         results, errors = {}, []
         for net in self.networks:
             try:
@@ -99,6 +102,19 @@ class DesignEvaluator:
             return None, results, "; ".join(errors)
         fitness = math.exp(sum(math.log(r["edp"]) for r in results.values()) / len(results))
         return fitness, results, None
+
+    def cost_many(self, designs: list[Design], searched: bool) -> list[tuple[float | None, dict, str | None, float]]:
+        """``cost`` of each design, plus its seconds (the designs' mapping searches run together, their time
+        shared out equally)."""
+        t = time.perf_counter()
+        if searched:
+            self.coster.prefetch(self.networks, designs, self.searches)
+        shared = (time.perf_counter() - t) / max(1, len(designs))
+        out = []
+        for acc in designs:
+            t = time.perf_counter()
+            out.append((*self.cost(acc, searched), shared + time.perf_counter() - t))
+        return out
 
 
 def run_hardware_search(config: HardwareSearchConfig | None, folder: str | Path, resume: bool = False,
@@ -134,16 +150,25 @@ def _record(store: RunStore, evaluator: DesignEvaluator, generation: int, genome
 _EVALUATORS: dict[str, DesignEvaluator] = {}
 
 
-def evaluate_hardware_design(task: tuple) -> tuple[float | None, dict, str | None, float]:
-    """(fitness, per-network results, error, seconds) of one design: a picklable task for any executor."""
-    config_dict, acc_dict, searched = task
+def evaluate_hardware_designs(tasks: list[tuple]) -> list[tuple[float | None, dict, str | None, float]]:
+    """(fitness, per-network results, error, seconds) of each design: a picklable task list for any executor.
+    A task is (config as a dict, design as a dict, searched); the tasks share one configuration."""
+    if not tasks:
+        return []
+    config_dict = tasks[0][0]
     key = repr(sorted(config_dict.items()))
     evaluator = _EVALUATORS.get(key)
     if evaluator is None:  # one per configuration and process (its mapping cache lives with it)
         evaluator = _EVALUATORS[key] = DesignEvaluator(HardwareSearchConfig.from_dict(config_dict))
-    t = time.perf_counter()
-    fit, res, err = evaluator.cost(design_from_dict(acc_dict), searched)
-    return fit, res, err, time.perf_counter() - t
+    searched = {t[2] for t in tasks}
+    if len(searched) > 1 or any(t[0] != config_dict for t in tasks):
+        return [o for t in tasks for o in evaluate_hardware_designs([t])]
+    return evaluator.cost_many([design_from_dict(t[1]) for t in tasks], searched.pop())
+
+
+def evaluate_hardware_design(task: tuple) -> tuple[float | None, dict, str | None, float]:
+    """``evaluate_hardware_designs`` of one task."""
+    return evaluate_hardware_designs([task])[0]
 
 
 def _search(config: HardwareSearchConfig, store: RunStore, progress, executor: Executor) -> dict:
@@ -166,7 +191,7 @@ def _search(config: HardwareSearchConfig, store: RunStore, progress, executor: E
     def make_task(generation: int, x: np.ndarray, acc: Design) -> tuple:
         return config.to_dict(), design_to_dict(acc), searched
 
-    best = search_designs(store, space, config, f"{baseline.name}-naas", make_task, evaluate_hardware_design,
+    best = search_designs(store, space, config, f"{baseline.name}-naas", make_task, evaluate_hardware_designs,
                           commit, executor, progress, base_fit, stored,
                           "no design in the search could map every layer")
     save_design(best_design(config, baseline, best), store.folder / "best.yaml")

@@ -191,10 +191,9 @@ def search_subnets(acc, predictor: AccuracyPredictor, bound: float, starts: list
     accuracy: dict[object, float] = {}
 
     def cost(population: list) -> None:
-        for s in population:
-            if s in evaluated:
-                continue
-            net = space.layers(s)
+        nets = {s: space.layers(s) for s in population if s not in evaluated}
+        coster.prefetch(list(nets.values()), [acc], (settings,))  # the new subnets' searches run together
+        for s, net in nets.items():
             try:
                 c = coster.cost(net, acc, (settings,), searched=True)
                 evaluated[s] = {"config": s.to_dict(), "accuracy": accuracy[s], "macs": float(net.macs),
@@ -270,6 +269,11 @@ def evaluate_design(task: DesignTask) -> dict:
                                                            for k in ("mac", "l1", "noc", "l2", "dram")}}}
     return {"fitness": best["edp"], "results": results, "error": None, "subnets": ranked,
             "seconds": time.perf_counter() - t}
+
+
+def evaluate_designs(tasks: list[DesignTask]) -> list[dict]:
+    """``evaluate_design`` of each task (the executors' chunks; each design's middle loop is its own)."""
+    return [evaluate_design(t) for t in tasks]
 
 
 def _design_seed(genome: np.ndarray) -> int:
@@ -349,7 +353,7 @@ def _cosearch(config: CosearchConfig, store: RunStore, data_dir, executor: Execu
         return DesignTask(config.to_dict(), design_to_dict(acc), tuple(starts), _design_seed(genome), bound,
                           None if data_dir is None else str(data_dir))
 
-    best = search_designs(store, hw_space, config, f"{baseline.name}-cosearch", task, evaluate_design,
+    best = search_designs(store, hw_space, config, f"{baseline.name}-cosearch", task, evaluate_designs,
                           lambda g, x, acc, outcome: _commit(store, g, x, design_to_dict(acc), outcome),
                           executor, progress, base_fit, stored,
                           "no design in the co-search could map a subnet meeting the bound")

@@ -19,7 +19,7 @@ import numpy as np
 
 from .config_checks import check_elite_mutants
 from .errors import ConfigError, RunFolderError
-from .executor import Executor
+from .executor import Executor, map_chunked
 from .run_store import RunStore
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ def _evaluate_generation(store: RunStore, generation: int, X: np.ndarray, done_b
     designs = [decode(generation, i, x) for i, x in enumerate(X)]
     todo = [i for i, x in enumerate(X) if store.find(x) is None]
     # results arrive in task order wherever they ran; each is committed as soon as it is available
-    outcomes = iter(executor.map_ordered(worker, [make_task(generation, X[i], designs[i]) for i in todo]))
+    outcomes = map_chunked(executor, worker, [make_task(generation, X[i], designs[i]) for i in todo])
     fitness = np.full(len(X), np.nan)
     for i, x in enumerate(X):
         reused = i not in todo
@@ -154,7 +154,7 @@ def run_generations(store: RunStore, es, first_generation: int, budget: int,
     included, whole generations).
 
     ``decode(generation, i, genome)`` gives the design, ``make_task(generation, genome, design)`` the picklable
-    task ``worker`` evaluates (on ``executor``), ``commit(generation, genome, design, outcome)`` stores it.
+    task; ``worker(tasks)`` evaluates a list of them (on ``executor``, in chunks: ``executor.map_chunked``), ``commit(generation, genome, design, outcome)`` stores it.
     Fitness is read back from the store (NULL = infeasible: told a value just worse than the generation's worst).
     ``propose(generation)`` (e.g. ``elite_mutants``): genomes injected into that generation as they are.
     """

@@ -17,8 +17,9 @@ import numpy as np
 
 from cost_model.accelerator import accelerator_from_dict, save_accelerator
 
-from .executor import Executor, InlineExecutor
-from .hardware_search import HardwareSearchConfig, SearchProgress, evaluate_hardware_design
+from .executor import Executor, InlineExecutor, map_chunked
+from .hardware_search import (HardwareSearchConfig, SearchProgress, evaluate_hardware_design,
+                              evaluate_hardware_designs)
 from .run_folder import open_run_folder
 from .run_store import RunStore
 from .sweep_spec import SweepSpec, area_proxy, validated_designs
@@ -57,7 +58,7 @@ def _sweep(spec: SweepSpec, designs: list, store: RunStore, progress, executor: 
     genomes = [np.asarray(point, dtype=float) for point, *_ in designs]
     todo = [i for i, g in enumerate(genomes) if store.find(g) is None and designs[i][2] is not None]
     tasks = [(costing, designs[i][1], searched) for i in todo]
-    outcomes = iter(executor.map_ordered(evaluate_hardware_design, tasks))
+    outcomes = map_chunked(executor, evaluate_hardware_designs, tasks)
     pending = set(todo)
     t0, fresh = time.perf_counter(), 0
     best = store.best()

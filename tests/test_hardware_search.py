@@ -359,9 +359,10 @@ def test_elite_mutants_lead_each_generation_and_are_near_the_best_so_far(tmp_pat
             # two of the four designs are the mutants, as proposed; the other two are CMA-ES samples
             match = [next(i for i, x in enumerate(X) if np.allclose(x, m, rtol=0, atol=1e-12)) for m in mutants]
             assert len(set(match)) == 2
-            for i, x in enumerate(X):
-                near = np.abs(x - best).max() < 0.05 * 6
-                assert near == (i in match) and ((x >= 0) & (x <= 1)).all()
+            for i, x in enumerate(X):  # a CMA-ES sample may land near the best too: only mutants must
+                assert ((x >= 0) & (x <= 1)).all()
+                if i in match:
+                    assert np.abs(x - best).max() < 0.05 * 6
         assert store.best(before_generation=1)["generation"] == 0
         assert store.best(before_generation=0) is None
     finally:

@@ -24,7 +24,7 @@ from .batch_cma import BatchedCMA
 from .decode_kernel import decode_rows
 from .encoding import PERMUTATIONS, MappingEncoder
 from .search import _ENERGY, _CYCLES, _TILE, METHODS, OBJECTIVES, SearchResult, search_layer
-from .spec import Mapping
+from .spec import Mapping, MappingSpecError
 from .unit_box import UnitBox
 
 #: invalid samples of a generation are redrawn up to this many times (as ``search_layer``'s default)
@@ -152,28 +152,38 @@ def _within_budget(owner: np.ndarray, left: np.ndarray) -> np.ndarray:
     return rank < left[owner]
 
 
-def _start_points(encoders: list[MappingEncoder], settings: Sequence) -> list[list[np.ndarray]]:
-    """Per search, the genomes its start is chosen from (evaluated, counted in its budget), or for 'random'
-    one uniform genome from ``np.random.default_rng(seed)`` (not evaluated; see ``search_layer``)."""
-    from .default_mapping import default_mapping, default_mappings
+def _start_points(encoders: list[MappingEncoder], settings: Sequence) -> list[list[np.ndarray] | Exception]:
+    """Per search, the genomes its start is chosen from (evaluated, counted in its budget): the default mapping
+    ('default') or every dataflow's that fits, its own first ('best-default'), all grown in one kernel call;
+    none for 'random'. A search whose start cannot be made gets the ``MappingSpecError`` ``search_layer``
+    raises instead."""
+    from .default_mapping import dataflow_order, default_arrays, default_mapping
 
-    out = []
-    for e, st in zip(encoders, settings):
-        if st.x0 == "default":
-            out.append([e.encode(default_mapping(e.layer, e.acc))])
-        elif st.x0 == "best-default":
-            out.append([e.encode(m) for m in default_mappings(e.layer, e.acc)])
-        else:
-            out.append([])
+    wanted = [[e.acc.dataflow] if st.x0 == "default" else dataflow_order(e.acc) if st.x0 == "best-default" else []
+              for e, st in zip(encoders, settings)]
+    factors, orders, status = default_arrays([(e.layer, e.acc, d) for e, names in zip(encoders, wanted)
+                                              for d in names])
+    out: list[list[np.ndarray] | Exception] = []
+    i = 0
+    for e, names in zip(encoders, wanted):
+        rows = range(i, i + len(names))
+        i += len(names)
+        try:
+            if names and all(status[r] != 0 for r in rows):
+                default_mapping(e.layer, e.acc)  # raises the own dataflow's error
+            out.append([e.encode_arrays(factors[r], orders[r]) for r in rows if status[r] == 0])
+        except MappingSpecError as exc:
+            out.append(exc)
     return out
 
 
 def search_layers(problems: Sequence[tuple[ConvLayer, Accelerator, object]],
-                  resample_rounds: int = RESAMPLE_ROUNDS) -> list[SearchResult]:
+                  resample_rounds: int = RESAMPLE_ROUNDS) -> list[SearchResult | MappingSpecError]:
     """The ``search_layer`` result of each (layer, accelerator, settings) — settings with budget, seed, method,
     objective, x0 and sigma0, as ``mapping.network_search.SearchSettings`` —, all CMA-ES searches advanced
-    together. 'random' searches run one by one (``search_layer``)."""
-    results: list[SearchResult | None] = [None] * len(problems)
+    together; 'random' searches run one by one (``search_layer``). A search that cannot start (no default
+    mapping fits) gets, in place of its result, the ``MappingSpecError`` ``search_layer`` would raise."""
+    results: list = [None] * len(problems)
     batched = []
     for i, (layer, acc, st) in enumerate(problems):
         if st.method not in METHODS:
@@ -193,14 +203,20 @@ def search_layers(problems: Sequence[tuple[ConvLayer, Accelerator, object]],
     return results
 
 
-def _search_cma(problems: Sequence[tuple[ConvLayer, Accelerator, object]], resample_rounds: int) -> list[SearchResult]:
-    settings = [st for _, _, st in problems]
+def _search_cma(problems: Sequence[tuple[ConvLayer, Accelerator, object]],
+                resample_rounds: int) -> list[SearchResult | MappingSpecError]:
     encoders = [MappingEncoder(layer, acc, "index" if st.method == "cma-index" else "importance")
                 for layer, acc, st in problems]
+    candidates = _start_points(encoders, [st for _, _, st in problems])
+    failed = {s: c for s, c in enumerate(candidates) if isinstance(c, Exception)}
+    if failed:  # the others run without them
+        keep = [s for s in range(len(problems)) if s not in failed]
+        found = iter(_search_cma([problems[s] for s in keep], resample_rounds)) if keep else iter(())
+        return [failed[s] if s in failed else next(found) for s in range(len(problems))]
+    settings = [st for _, _, st in problems]
     S = len(problems)
     tr = _Tracker(_Problems(encoders, [st.objective for st in settings]), np.array([st.budget for st in settings]))
     # --- starts: the candidates of 'default' / 'best-default' costed in one call ---
-    candidates = _start_points(encoders, settings)
     starts = [np.random.default_rng(st.seed).random(e.size) if not c else c[0]
               for e, st, c in zip(encoders, settings, candidates)]
     owner = np.array([s for s, c in enumerate(candidates) for _ in c], dtype=np.int64)

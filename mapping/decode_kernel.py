@@ -18,23 +18,31 @@ def _reflect(x):
 def _pick_factor(rest, gene, cap):
     """The bin of ``gene`` among the ascending padding-minimal factors ceil(rest / t) that are <= cap.
 
-    The distinct values of ceil(rest / t) are walked from t = rest (value 1) downwards in O(sqrt(rest)):
-    after value v, the next t is ceil(rest / v) - 1, the largest t giving a larger value.
+    In O(1): with h the largest t such that t (t + 1) <= rest and m = ceil(rest / (h + 1)), the distinct values
+    are 1, 2, ..., m (for t > h consecutive values of ceil(rest / t) differ by at most 1) followed by
+    ceil(rest / t) for t = h, h - 1, ..., 1 (for t <= h they differ by at least 1, and the first exceeds m).
     """
-    n = 0
-    t = rest
-    while t >= 1:
-        v = (rest + t - 1) // t
-        if v > cap:
-            break
-        n += 1
-        t = (rest + v - 1) // v - 1
+    h = _pair_root(rest)
+    m = (rest + h) // (h + 1)
+    n = min(cap, m)
+    if cap > m:  # the large values <= cap: t from ceil(rest / cap) to h
+        n += max(0, h - max(1, (rest + cap - 1) // cap) + 1)
     k = min(n - 1, max(0, int(gene * n)))
-    t = rest
-    for _ in range(k):
-        v = (rest + t - 1) // t
-        t = (rest + v - 1) // v - 1
+    if k < m:
+        return k + 1
+    t = h - (k - m)
     return (rest + t - 1) // t
+
+
+@njit(cache=True, inline="always")
+def _pair_root(r):
+    """The largest t >= 0 with t (t + 1) <= r."""
+    t = int((np.sqrt(4.0 * r + 1.0) - 1.0) / 2.0)
+    while t * (t + 1) > r:
+        t -= 1
+    while (t + 1) * (t + 2) <= r:
+        t += 1
+    return t
 
 
 @njit(cache=True)

@@ -23,8 +23,7 @@ import numpy as np
 
 from nn_space.layers import DIMS, ConvLayer
 
-from .encoding import ceil_quotients
-from .spec import F_DRAM, F_L1, F_L2, F_SPATIAL, Mapping, MappingSpecError
+from .spec import F_DRAM, F_SPATIAL, Mapping, MappingSpecError
 
 # dataflow -> (L1 growth priority, L2 growth priority, L2 order, DRAM order); orders outermost first.
 DATAFLOW_RULES: dict[str, tuple[str, str, str, str]] = {
@@ -41,9 +40,55 @@ def _spatial_factor(bound: int, size: int) -> int:
     return -(-bound // -(-bound // f))
 
 
-def _candidates(rest: int) -> list[int]:
-    """Factors that leave the least padding for each possible number of outer iterations, largest first."""
-    return ceil_quotients(rest)
+def _rule_arrays(dataflow: str) -> tuple[np.ndarray, np.ndarray]:
+    """(priorities int64[2, 7]: the L1 and L2 growth dims, -1 padded; orders int64[3, 7]) of a dataflow."""
+    l1_prio, l2_prio, l2_order, dram_order = DATAFLOW_RULES[dataflow]
+    prio = np.full((2, 7), -1, dtype=np.int64)
+    for i, p in enumerate((l1_prio, l2_prio)):
+        prio[i, :len(p)] = [DIMS.index(c) for c in p]
+    orders = np.array([[DIMS.index(c) for c in o] for o in (L1_ORDER, l2_order, dram_order)], dtype=np.int64)
+    return prio, orders
+
+
+def _start_factors(layer: ConvLayer, acc) -> np.ndarray:
+    """Step 1: the spatial factors, the rest of each dim at DRAM (rows as F_*: L1, spatial, L2, DRAM)."""
+    bounds = list(layer.loop_bounds)
+    spatial = [1] * 7
+    for a in acc.array:  # an axis with several loop dims fills them in the order listed
+        room = a.size
+        for name in a.dims:
+            d = DIMS.index(name)
+            spatial[d] = _spatial_factor(bounds[d], room)
+            room //= spatial[d]
+    factors = np.ones((4, 7), dtype=np.int64)
+    factors[F_SPATIAL], factors[F_DRAM] = spatial, [-(-bounds[d] // spatial[d]) for d in range(7)]
+    return factors
+
+
+def dataflow_order(acc) -> list[str]:
+    """The dataflows whose rules ``default_mappings`` tries: the accelerator's own first."""
+    return [acc.dataflow] + [d for d in DATAFLOW_RULES if d != acc.dataflow]
+
+
+def default_arrays(problems: list[tuple[ConvLayer, object, str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(factors int64[P, 4, 7], orders int64[P, 3, 7], status int64[P]) of the default mapping of each
+    (layer, accelerator, dataflow rules), all grown in one kernel call; status != 0: it does not fit."""
+    from cost_model.evaluate import layer_array
+
+    from .default_kernel import grow_default_rows
+
+    n = len(problems)
+    factors = np.empty((n, 4, 7), dtype=np.int64)
+    orders = np.empty((n, 3, 7), dtype=np.int64)
+    prio = np.empty((n, 2, 7), dtype=np.int64)
+    for i, (layer, acc, dataflow) in enumerate(problems):
+        factors[i] = _start_factors(layer, acc)
+        prio[i], orders[i] = _rule_arrays(dataflow)
+    layers = np.stack([layer_array(layer) for layer, _, _ in problems]) if n else np.zeros((0, 11), np.int64)
+    hws = np.stack([acc.hw_vector for _, acc, _ in problems]) if n else np.zeros((0, 1))
+    status = np.zeros(n, dtype=np.int64)
+    grow_default_rows(layers, hws, np.arange(n, dtype=np.int64), factors, orders, prio, status)
+    return factors, orders, status
 
 
 def default_mappings(layer: ConvLayer, acc) -> list[Mapping]:
@@ -53,54 +98,23 @@ def default_mappings(layer: ConvLayer, acc) -> list[Mapping]:
     dataflow. A searched design keeps its baseline's dataflow label, which need not be the rules that suit
     its array (a K x C array maps best weight-stationary), so a mapping search may start from the best.
     """
-    from dataclasses import replace
-
-    out, first_error = [], None
-    for name in [acc.dataflow] + [d for d in DATAFLOW_RULES if d != acc.dataflow]:
-        try:
-            out.append(default_mapping(layer, acc if name == acc.dataflow else replace(acc, dataflow=name)))
-        except MappingSpecError as e:
-            first_error = first_error or e
+    names = dataflow_order(acc)
+    factors, orders, status = default_arrays([(layer, acc, name) for name in names])
+    out = [Mapping.from_arrays(f, o, label=f"default {name}")
+           for name, f, o, st in zip(names, factors, orders, status) if st == 0]
     if not out:
-        raise first_error
+        default_mapping(layer, acc)  # raises the own dataflow's error
     return out
 
 
 def default_mapping(layer: ConvLayer, acc) -> Mapping:
     """The dataflow's default mapping of ``layer`` on ``acc`` (see the module docstring)."""
-    from cost_model.evaluate import evaluate_mappings, explain_status
+    (factors,), (orders,), (status,) = default_arrays([(layer, acc, acc.dataflow)])
+    if status != 0:
+        from cost_model.evaluate import evaluate_mappings, explain_status
 
-    l1_prio, l2_prio, l2_order, dram_order = DATAFLOW_RULES[acc.dataflow]
-    bounds = list(layer.loop_bounds)
-    spatial = [1] * 7
-    for a in acc.array:  # an axis with several loop dims fills them in the order listed
-        room = a.size
-        for name in a.dims:
-            d = DIMS.index(name)
-            spatial[d] = _spatial_factor(bounds[d], room)
-            room //= spatial[d]
-    rest = [-(-bounds[d] // spatial[d]) for d in range(7)]
-    factors = np.ones((4, 7), dtype=np.int64)  # rows as F_*: L1, spatial, L2, DRAM
-    factors[F_SPATIAL], factors[F_DRAM] = spatial, rest
-    orders = np.array([[DIMS.index(c) for c in o] for o in (L1_ORDER, l2_order, dram_order)], dtype=np.int64)
-
-    stats = evaluate_mappings(layer, acc, factors[None], orders[None])[0]
-    if stats[0] != 0:
+        start = _start_factors(layer, acc)
+        stats = evaluate_mappings(layer, acc, start[None], orders[None])[0]
         raise MappingSpecError(f"layer {layer.name or layer.describe()!r} on {acc.name}: no default "
                                f"mapping fits: {explain_status(stats, acc)}")
-    for row, prio in ((F_L1, l1_prio), (F_L2, l2_prio)):
-        for name in prio:
-            d = DIMS.index(name)
-            rest_d = int(factors[F_DRAM, d])
-            if rest_d == 1:
-                continue
-            # every candidate at once; the largest that fits wins (as trying them largest first would)
-            cands = _candidates(rest_d)
-            trials = np.repeat(factors[None], len(cands), axis=0)
-            trials[:, row, d] = cands
-            trials[:, F_DRAM, d] = [-(-rest_d // f) for f in cands]
-            ok = np.flatnonzero(evaluate_mappings(layer, acc, trials,
-                                                  np.repeat(orders[None], len(cands), axis=0))[:, 0] == 0)
-            if len(ok):
-                factors = trials[ok[0]]
     return Mapping.from_arrays(factors, orders, label=f"default {acc.dataflow}")

@@ -27,7 +27,7 @@ import numpy as np
 from nn_space.layers import DIMS, ConvLayer, dim_index
 
 from .decode_kernel import decode_genomes
-from .spec import F_DRAM, F_L1, F_L2, F_SPATIAL, Mapping, MappingSpecError
+from .spec import F_DRAM, F_L1, F_L2, F_SPATIAL, O_DRAM, O_L2, Mapping, MappingSpecError
 
 ORDER_DIMS = (1, 2, 3, 4, 5, 6)  # K, C, Y, X, R, S: the dims whose order is searched
 PERMUTATIONS = np.array(list(itertools.permutations(range(6))), dtype=np.int64)  # 720 x 6, lexicographic
@@ -115,16 +115,18 @@ class MappingEncoder:
     # --- encoding ---------------------------------------------------------------------------------
     def encode(self, mapping: Mapping) -> np.ndarray:
         """A genome that decodes to ``mapping`` (its loops of bound 1 may come out in another order)."""
+        return self.encode_arrays(mapping.factor_array, mapping.order_array)
+
+    def encode_arrays(self, f: np.ndarray, orders: np.ndarray) -> np.ndarray:
+        """``encode`` of a mapping given as factors int64[4, 7] and orders int64[3, 7] (``Mapping``'s arrays)."""
         g = np.full(self.size, 0.5)
-        for level, order in ((0, mapping.dram_order), (1, mapping.l2_order)):
-            seq = [DIMS.index(c) for c in order if c != "N"]
-            perm = tuple(ORDER_DIMS.index(d) for d in seq)
+        for level, row in ((0, O_DRAM), (1, O_L2)):
+            perm = tuple(int(d) - 1 for d in orders[row] if d != 0)  # N (index 0) stays outermost
             if self.encoding == "importance":
                 for pos, p in enumerate(perm):
                     g[level * 6 + p] = 1.0 - (pos + 0.5) / 6
             else:
                 g[level] = (PERM_INDEX[perm] + 0.5) / 720
-        f = mapping.factor_array
         rest = list(self.bounds)
         room = list(self.axis_sizes)
         for d in range(7):

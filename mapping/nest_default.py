@@ -17,7 +17,8 @@ from cost_model.hierarchy import Hierarchy
 from cost_model.nest_evaluate import evaluate_nests, explain_nest_status
 from nn_space.layers import DIMS, ConvLayer, dim_index
 
-from .default_mapping import DATAFLOW_RULES, _candidates, _spatial_factor
+from .default_mapping import DATAFLOW_RULES, _spatial_factor
+from .encoding import ceil_quotients as _candidates  # factors largest first
 from .nest import NestMapping
 from .spec import MappingSpecError
 

@@ -16,7 +16,7 @@ from nn_space.layers import ConvLayer, Network
 
 from .nest_default import best_nest_default_mapping
 from .nest_search import NEST_METHODS, NestSearchResult, search_nest_layer
-from .network_search import SearchCache, SearchSettings, settings_label
+from .network_search import SearchCache, SearchSettings, one_by_one, settings_label
 
 #: SearchSettings.x0 -> search_nest_layer's x0
 NEST_STARTS = {"default": "best-default", "best-default": "best-default", "random": "random"}
@@ -46,8 +46,8 @@ class NestMappingCache(SearchCache):
     def _search_many(self, requests) -> list[NestSearchResult]:
         for _, _, settings in requests:
             check_nest_settings(settings)
-        return [search_nest_layer(layer, hier, budget=st.budget, seed=st.seed, method=st.method,
-                                  objective=st.objective, x0=st.x0, sigma0=st.sigma0) for layer, hier, st in requests]
+        return [one_by_one(search_nest_layer, layer, hier, budget=st.budget, seed=st.seed, method=st.method,
+                           objective=st.objective, x0=st.x0, sigma0=st.sigma0) for layer, hier, st in requests]
 
 
 def search_nest_network_best_of(network: Network, hier: Hierarchy, portfolio: tuple[SearchSettings, ...],

@@ -49,6 +49,7 @@ class SearchCache:
 
     def __init__(self) -> None:
         self._results: dict[tuple, object] = {}
+        self._design_keys: dict[int, tuple] = {}
         self.searches = 0
 
     def __len__(self) -> int:
@@ -64,13 +65,22 @@ class SearchCache:
         """The settings as searched (equal searches share one key)."""
         return settings
 
+    def _design_key(self, design) -> tuple:
+        """``_key(design)``, computed once per design object (the last few thousand remembered)."""
+        known = self._design_keys.get(id(design))
+        if known is None or known[0] is not design:
+            if len(self._design_keys) > 4096:
+                self._design_keys.clear()
+            known = self._design_keys[id(design)] = (design, self._key(design))
+        return known[1]
+
     def prefetch(self, requests) -> None:
         """Search every (layer, design, settings) of ``requests`` not yet in the cache, all in one call of
         ``_search_many`` (each distinct one once)."""
         todo: dict[tuple, tuple] = {}
         for layer, design, settings in requests:
             settings = self._settings(settings)
-            key = (self._key(design), layer.shape_key, settings)
+            key = (self._design_key(design), layer.shape_key, settings)
             if key not in self._results and key not in todo:
                 todo[key] = (layer, design, settings)
         if todo:
@@ -80,14 +90,26 @@ class SearchCache:
 
     def result(self, layer: ConvLayer, design, settings: SearchSettings):
         """The search's result; ``MappingSpecError`` if it found no valid mapping."""
-        self.prefetch([(layer, design, settings)])
         settings = self._settings(settings)
-        found = self._results[(self._key(design), layer.shape_key, settings)]
+        key = (self._design_key(design), layer.shape_key, settings)
+        if key not in self._results:
+            self.prefetch([(layer, design, settings)])
+        found = self._results[key]
+        if isinstance(found, Exception):  # the search could not start (e.g. no default mapping fits)
+            raise found
         if found.mapping is None:
             raise MappingSpecError(
                 f"layer {layer.name or layer.describe()!r} on {design.name}: no valid mapping found in "
                 f"{settings.budget} evaluations ({found.evaluations} tried)")
         return found
+
+
+def one_by_one(search, *args, **kwargs):
+    """``search(*args, **kwargs)``, or the ``MappingSpecError`` it raises (kept in the cache in its place)."""
+    try:
+        return search(*args, **kwargs)
+    except MappingSpecError as exc:
+        return exc
 
 
 #: ways a 3-level mapping cache runs its searches: all together (``mapping.batch_search``), or one pycma
@@ -110,8 +132,8 @@ class MappingCache(SearchCache):
     def _search_many(self, requests) -> list[SearchResult]:
         if self.engine == "batched":
             return search_layers(requests)
-        return [search_layer(layer, acc, budget=st.budget, seed=st.seed, method=st.method, objective=st.objective,
-                             x0=st.x0, sigma0=st.sigma0) for layer, acc, st in requests]
+        return [one_by_one(search_layer, layer, acc, budget=st.budget, seed=st.seed, method=st.method,
+                           objective=st.objective, x0=st.x0, sigma0=st.sigma0) for layer, acc, st in requests]
 
 
 def search_network(network: Network, acc, settings: SearchSettings = SearchSettings(),

@@ -215,10 +215,11 @@ def test_network_search_costs_each_shape_once_and_caches():
 
 
 def test_decode_kernel_picks_the_defined_factor():
-    """The kernel's O(sqrt) walk over ceil(rest / t) equals the definition, for every rest, cap and bin."""
+    """The kernel's O(1) pick among ceil(rest / t) equals the definition, for every rest, cap and bin."""
     from mapping.decode_kernel import _pick_factor
-    for rest in [*range(1, 200), 1000, 4096, 9216]:
-        for cap in (1, 2, 3, 7, 12, 14, 64, rest):
+    rng = np.random.default_rng(5)
+    for rest in [*range(1, 1200), 4096, 9216, 25088, *rng.integers(2000, 10 ** 9, 300).tolist()]:
+        for cap in (1, 2, 3, 7, 12, 14, 64, rest, rest + 3, int(rng.integers(1, rest + 1))):
             cands = [v for v in padding_minimal_factors(rest) if v <= cap]
             for gene in np.linspace(0, 1, 23):
                 assert _pick_factor(rest, gene, cap) == cands[min(len(cands) - 1, int(gene * len(cands)))]

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 import mapping.search as search_module
 from cost_model.accelerator import load_accelerator
 from cost_model.evaluate import evaluate_stats
-from mapping.default_mapping import DATAFLOW_RULES, L1_ORDER, _candidates, _spatial_factor, default_mapping
+from mapping.default_mapping import DATAFLOW_RULES, L1_ORDER, _spatial_factor, default_mapping
+from mapping.encoding import ceil_quotients as _candidates
 from mapping.spec import Mapping
 from mapping.unit_box import UnitBox
 from nn_space.layers import DIMS, ConvLayer

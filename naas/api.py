@@ -81,7 +81,6 @@ def evaluate(network: Any, accelerator: Any, mapping: str = "search", budget: in
     from cost_model.blas_kernels import warn_unless_pinned
     from cost_model.hierarchy import Hierarchy
 
-    warn_unless_pinned()
     net = globals()["network"](network)
     acc = load_accelerator(accelerator)
     if mapping not in MAPPINGS:
@@ -92,7 +91,8 @@ def evaluate(network: Any, accelerator: Any, mapping: str = "search", budget: in
 
     if objective not in OBJECTIVES:
         raise NaasError(f"objective: {objective!r} (allowed: {', '.join(OBJECTIVES)})", "objective")
-    if isinstance(acc, Hierarchy):
+    if isinstance(acc, Hierarchy):  # searched one layer at a time with pycma, whose numbers follow BLAS's kernels
+        warn_unless_pinned()
         return _evaluate_hierarchy(net, acc, mapping, budget, seed, method, objective, exact_factors, energy)
     if method not in METHODS:
         raise NaasError(f"method: {method!r} (allowed: {', '.join(METHODS)})", "method")

@@ -33,6 +33,8 @@ from hypothesis import strategies as st
 
 import cost_model.evaluate as evaluate_module
 import cost_model.nest_evaluate as nest_evaluate_module
+import mapping.batch_search as batch_search_module
+import mapping.default_kernel as default_kernel_module
 from cost_model import accelerator as acc_module
 from cost_model import nest_layout as nl
 from cost_model.accelerator import MAX_AXIS_SIZE, builtin_accelerators, load_accelerator
@@ -198,6 +200,13 @@ def _check_nest(layer, hw, glob, tf, sf, orders, out, work=None):
     _check_mapping(layer, both, orders, levels, "nest mapping")
 
 
+def _check_rows(layers, hws, owner, factors, orders, *rest):
+    """Many problems' rows (``evaluate_rows``, ``grow_default_rows``): each owner's rows as ``_check_3level``."""
+    owner = np.asarray(owner)
+    for p in np.unique(owner):
+        _check_3level(layers[p], hws[p], np.asarray(factors)[owner == p], np.asarray(orders)[owner == p], None)
+
+
 @pytest.fixture(scope="module", autouse=True)
 def checked_kernels():
     """Every call of the Numba kernels from the Python side goes through the checkers above."""
@@ -205,7 +214,9 @@ def checked_kernels():
         for module, name, check in ((evaluate_module, "evaluate_into", _check_3level),
                                     (evaluate_module, "evaluate_batch", _check_3level),
                                     (nest_evaluate_module, "nest_evaluate_into", _check_nest),
-                                    (nest_evaluate_module, "nest_evaluate_batch", _check_nest)):
+                                    (nest_evaluate_module, "nest_evaluate_batch", _check_nest),
+                                    (batch_search_module, "evaluate_rows", _check_rows),
+                                    (default_kernel_module, "grow_default_rows", _check_rows)):
             mp.setattr(module, name, _checked(getattr(module, name), check))
         yield
 
@@ -215,9 +226,11 @@ def test_the_checker_sees_every_kernel(scratch):
     KERNEL_CALLS.clear()
     run_cli(["evaluate", "-n", "alexnet", "--mapping", "default"], scratch)
     run_cli(["evaluate", "-n", "alexnet", "--budget", "3"], scratch)
+    run_cli(["evaluate", "-n", "alexnet", "--budget", "3", "--method", "random"], scratch)
     run_cli(["evaluate", "-a", "eyeriss-hier", "-n", "squeezenet", "--budget", "3"], scratch)
     run_cli(["timeloop", "evaluate", TL_ARCH["problem"], TL_ARCH["mapping"], "--arch", TL_ARCH["arch"]], scratch)
-    assert set(KERNEL_CALLS) == {"evaluate_into", "evaluate_batch", "nest_evaluate_into", "nest_evaluate_batch"}
+    assert set(KERNEL_CALLS) == {"evaluate_into", "evaluate_batch", "nest_evaluate_into", "nest_evaluate_batch",
+                                 "evaluate_rows", "grow_default_rows"}
     from cost_model.evaluate import evaluate_stats
     from cost_model.stats import NUM_STATS
     from mapping.default_mapping import default_mapping

@@ -214,7 +214,6 @@ def _search_cma(problems: Sequence[tuple[ConvLayer, Accelerator, object]],
         found = iter(_search_cma([problems[s] for s in keep], resample_rounds)) if keep else iter(())
         return [failed[s] if s in failed else next(found) for s in range(len(problems))]
     settings = [st for _, _, st in problems]
-    S = len(problems)
     tr = _Tracker(_Problems(encoders, [st.objective for st in settings]), np.array([st.budget for st in settings]))
     # --- starts: the candidates of 'default' / 'best-default' costed in one call ---
     starts = [np.random.default_rng(st.seed).random(e.size) if not c else c[0]
@@ -230,8 +229,18 @@ def _search_cma(problems: Sequence[tuple[ConvLayer, Accelerator, object]],
             f = fitness[kept_owner == s]
             starts[s] = candidates[s][int(np.argmin(f))]
     # --- CMA-ES generations of every search with budget left ---
-    es = BatchedCMA([e.size for e in encoders], [None] * S, [st.sigma0 for st in settings],
-                    [1 + st.seed * 1009 for st in settings], starts)
+    advance(tr, [e.size for e in encoders], settings, starts, resample_rounds)
+    return [tr.result(s, st.objective, st.method, st.seed) for s, st in enumerate(settings)]
+
+
+def advance(tr, dims: Sequence[int], settings: Sequence, starts: Sequence[np.ndarray], resample_rounds: int) -> None:
+    """Run the CMA-ES searches (dimension, settings' sigma0 and seed, start phenotype) until ``tr`` — any
+    tracker with ``left`` (evaluations left per search) and ``evaluate(owner, genomes) -> (fitness, overflow)``
+    (each search's rows contiguous) — has spent every budget: each step samples every running search's
+    generation, costs it in one ``tr.evaluate`` call, redraws the invalid samples up to ``resample_rounds``
+    times, tells the penalized fitness and restarts (IPOP) the searches that stopped."""
+    es = BatchedCMA(dims, [None] * len(dims), [st.sigma0 for st in settings], [1 + st.seed * 1009 for st in settings],
+                    starts)
     box = UnitBox(es.dmax)
     while True:
         act = np.flatnonzero(tr.left > 0)
@@ -264,7 +273,6 @@ def _search_cma(problems: Sequence[tuple[ConvLayer, Accelerator, object]],
         again = told_act[(stops > 0) & (tr.left[told_act] > 0)]
         if len(again):
             es.restart(again)
-    return [tr.result(s, st.objective, st.method, st.seed) for s, st in enumerate(settings)]
 
 
 def _pad(rows: list[np.ndarray], width: int) -> np.ndarray:

@@ -16,7 +16,8 @@ from nn_space.layers import ConvLayer, Network
 
 from .nest_default import best_nest_default_mapping
 from .nest_search import NEST_METHODS, NestSearchResult, search_nest_layer
-from .network_search import SearchCache, SearchSettings, one_by_one, settings_label
+from .nest_batch_search import search_nest_layers
+from .network_search import ENGINES, SearchCache, SearchSettings, one_by_one, settings_label
 
 #: SearchSettings.x0 -> search_nest_layer's x0
 NEST_STARTS = {"default": "best-default", "best-default": "best-default", "random": "random"}
@@ -43,9 +44,17 @@ class NestMappingCache(SearchCache):
     def _settings(self, settings: SearchSettings) -> SearchSettings:
         return replace(settings, x0=NEST_STARTS[settings.x0])  # 'default' and 'best-default': one search
 
+    def __init__(self, engine: str = "batched") -> None:
+        super().__init__()
+        if engine not in ENGINES:
+            raise ValueError(f"engine: {engine!r} (allowed: {', '.join(ENGINES)})")
+        self.engine = engine
+
     def _search_many(self, requests) -> list[NestSearchResult]:
         for _, _, settings in requests:
             check_nest_settings(settings)
+        if self.engine == "batched":
+            return search_nest_layers(requests)
         return [one_by_one(search_nest_layer, layer, hier, budget=st.budget, seed=st.seed, method=st.method,
                            objective=st.objective, x0=st.x0, sigma0=st.sigma0) for layer, hier, st in requests]
 

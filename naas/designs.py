@@ -75,8 +75,8 @@ class NetworkCoster:
     with one mapping cache per kind."""
 
     def __init__(self, engine: str = "batched") -> None:
-        self.cache = MappingCache(engine)  # engine: how its 3-level searches run (``MappingCache``)
-        self.nest_cache = NestMappingCache()
+        self.cache = MappingCache(engine)  # engine: how the searches run (``network_search.ENGINES``)
+        self.nest_cache = NestMappingCache(engine)
 
     def prefetch(self, networks: list[Network], designs: list[Design], searches: tuple[SearchSettings, ...]) -> None:
         """Run the mapping searches that searched costs of ``networks`` on ``designs`` need, all together."""

@@ -137,3 +137,24 @@ def test_hardware_search_designs_do_not_depend_on_how_a_generation_is_chunked(tm
             runs[largest] = [(r["genome"], r["fitness"]) for r in store.records()]
     assert runs[16] == runs[1] and len(runs[1]) >= 9
     assert all(f is None or math.isfinite(f) for _, f in runs[1])
+
+
+def test_hierarchy_searches_give_the_same_result_alone_or_in_any_batch():
+    from cost_model.hierarchy_yaml import load_hierarchy
+    from mapping.nest_batch_search import search_nest_layers
+    from mapping.nest_network_search import NestMappingCache, search_nest_network_best_of
+
+    ey, nv = load_hierarchy("eyeriss-hier"), load_hierarchy("nvdla-256-hier")
+    st = SearchSettings(budget=200, seed=4, x0="best-default", sigma0=0.15)
+    problems = [(LAYERS[0], ey, st), (LAYERS[1], nv, SearchSettings(budget=90, seed=1, x0="random")),
+                (LAYERS[2], ey, SearchSettings(budget=150, seed=2, x0="best-default")), (LAYERS[3], nv, st)]
+    together = search_nest_layers(problems)
+    for p, r in zip(problems, together):
+        _same(r, search_nest_layers([p])[0])
+        assert r.evaluations == p[2].budget and r.mapping is not None
+    _same(search_nest_layers(problems[::-1])[1], together[2])
+    net = get_network("squeezenet")
+    settings = SearchSettings(budget=200, seed=0, x0="best-default", sigma0=0.15)
+    batched = search_nest_network_best_of(net, ey, (settings,), NestMappingCache()).edp
+    pycma = search_nest_network_best_of(net, ey, (settings,), NestMappingCache("pycma")).edp
+    assert 0.8 < batched / pycma < 1.25

@@ -23,7 +23,7 @@ from nn_space.layers import ConvLayer
 from .batch_cma import BatchedCMA
 from .decode_kernel import decode_rows
 from .encoding import PERMUTATIONS, MappingEncoder
-from .search import _ENERGY, _CYCLES, _TILE, METHODS, OBJECTIVES, SearchResult, search_layer
+from .search import _ENERGY, _CYCLES, _TILE, SearchResult, check_search, search_layer
 from .spec import Mapping, MappingSpecError
 from .unit_box import UnitBox
 
@@ -186,12 +186,7 @@ def search_layers(problems: Sequence[tuple[ConvLayer, Accelerator, object]],
     results: list = [None] * len(problems)
     batched = []
     for i, (layer, acc, st) in enumerate(problems):
-        if st.method not in METHODS:
-            raise ValueError(f"method: {st.method!r} (allowed: {', '.join(METHODS)})")
-        if st.objective not in OBJECTIVES:
-            raise ValueError(f"objective: {st.objective!r} (allowed: {', '.join(OBJECTIVES)})")
-        if st.budget < 1:
-            raise ValueError(f"budget: {st.budget} (allowed: >= 1 evaluation)")
+        check_search(st.method, st.objective, st.budget)
         if st.method == "random":
             results[i] = search_layer(layer, acc, budget=st.budget, seed=st.seed, method="random",
                                       objective=st.objective)

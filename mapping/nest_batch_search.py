@@ -17,6 +17,7 @@ from nn_space.layers import ConvLayer
 from .batch_search import RESAMPLE_ROUNDS, advance
 from .nest_encoding import NestEncoder
 from .nest_search import NEST_METHODS, OBJECTIVE_COLUMN, NestSearchResult, _NestTracker, search_nest_layer
+from .search import check_search
 from .spec import MappingSpecError
 
 #: uniform genomes a 'random' start (or a 'best-default' start without a fitting default) picks the best of
@@ -69,12 +70,7 @@ def search_nest_layers(problems: Sequence[tuple[ConvLayer, Hierarchy, object]],
     results: list = [None] * len(problems)
     batched, trackers, starts = [], [], []
     for i, (layer, hier, st) in enumerate(problems):
-        if st.method not in NEST_METHODS:
-            raise ValueError(f"method: {st.method!r} (allowed: {', '.join(NEST_METHODS)})")
-        if st.objective not in OBJECTIVE_COLUMN:
-            raise ValueError(f"objective: {st.objective!r} (allowed: {', '.join(OBJECTIVE_COLUMN)})")
-        if st.budget < 1:
-            raise ValueError(f"budget: {st.budget} (allowed: >= 1 evaluation)")
+        check_search(st.method, st.objective, st.budget, NEST_METHODS, tuple(OBJECTIVE_COLUMN))
         if st.x0 not in ("best-default", "random"):
             raise ValueError(f"x0: {st.x0!r} (allowed: 'best-default', 'random')")
         try:

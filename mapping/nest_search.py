@@ -21,7 +21,7 @@ from nn_space.layers import ConvLayer
 from .nest import NestMapping
 from .nest_encoding import NestEncoder
 from .spec import MappingSpecError
-from .search import BestSoFar, _cma
+from .search import BestSoFar, _cma, check_search
 
 OBJECTIVE_COLUMN = {"edp": R_EDP, "energy": R_ENERGY, "cycles": R_CYCLES}
 NEST_METHODS = ("cma-importance", "cma-index", "random")
@@ -98,12 +98,7 @@ def search_nest_layer(layer: ConvLayer, hier: Hierarchy, budget: int = 2000, see
     search starts near the best; with ``exact``, near the first, since defaults pad; the best of
     ``starts`` uniform genomes if none fits), 'random' (the best of ``starts`` uniform genomes) or a genome.
     """
-    if method not in NEST_METHODS:
-        raise ValueError(f"method: {method!r} (allowed: {', '.join(NEST_METHODS)})")
-    if objective not in OBJECTIVE_COLUMN:
-        raise ValueError(f"objective: {objective!r} (allowed: {', '.join(OBJECTIVE_COLUMN)})")
-    if budget < 1:
-        raise ValueError(f"budget: {budget} (allowed: >= 1 evaluation)")
+    check_search(method, objective, budget, NEST_METHODS, tuple(OBJECTIVE_COLUMN))
     encoder = NestEncoder(layer, hier, exact, "index" if method == "cma-index" else "importance")
     tr = _NestTracker(layer, hier, encoder, objective, budget)
     rng = np.random.default_rng(seed)

@@ -170,6 +170,16 @@ def _cma(tr: _Tracker, x0: np.ndarray, sigma0: float, seed: int, popsize: int | 
         pop = 2 * (pop or es.popsize)
 
 
+def check_search(method: str, objective: str, budget: int, methods=METHODS, objectives=OBJECTIVES) -> None:
+    """ValueError naming the argument unless ``method``, ``objective`` and ``budget`` are allowed."""
+    if method not in methods:
+        raise ValueError(f"method: {method!r} (allowed: {', '.join(methods)})")
+    if objective not in objectives:
+        raise ValueError(f"objective: {objective!r} (allowed: {', '.join(objectives)})")
+    if budget < 1:
+        raise ValueError(f"budget: {budget} (allowed: >= 1 evaluation)")
+
+
 def search_layer(layer: ConvLayer, acc, budget: int = 2000, seed: int = 0, method: str = "cma-importance",
                  objective: str = "edp", x0: str | np.ndarray | Mapping = "default", sigma0: float = 0.25,
                  popsize: int | None = None, resample_rounds: int = 3, batch: int = 64) -> SearchResult:
@@ -181,12 +191,7 @@ def search_layer(layer: ConvLayer, acc, budget: int = 2000, seed: int = 0, metho
     ``seed``), a ``Mapping`` or a genome. ``method``: 'cma-importance', 'cma-index' or 'random' (uniform
     genomes of the importance encoding, ``batch`` per kernel call).
     """
-    if method not in METHODS:
-        raise ValueError(f"method: {method!r} (allowed: {', '.join(METHODS)})")
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective: {objective!r} (allowed: {', '.join(OBJECTIVES)})")
-    if budget < 1:
-        raise ValueError(f"budget: {budget} (allowed: >= 1 evaluation)")
+    check_search(method, objective, budget)
     encoding = "index" if method == "cma-index" else "importance"
     encoder = MappingEncoder(layer, acc, encoding)
     tr = _Tracker(layer, acc, encoder, objective, budget)

@@ -249,7 +249,7 @@ def tell_searches(searches, offsets, fit, Z, Y, dim, lam, mean, sigma, svec, C, 
         # --- stopping rules ---
         best, worst = f[idx[0]], f[idx[L - 1]]
         cap = hist.shape[1]
-        limit = min(cap, int(10 + 30 * n / L) + 1)  # pycma keeps 10 + 30 n / lambda bests
+        limit = min(cap, int(10 + 30 * n / L) + 1)  # the last 11 + 30 n / lambda bests (pycma: one fewer)
         for j in range(min(hist_len[s], limit - 1), 0, -1):
             hist[s, j] = hist[s, j - 1]
         hist[s, 0] = best

@@ -1,17 +1,19 @@
 """The cost model's Python entry points: validate, convert, call the kernels, wrap the results."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
+import numba
 import numpy as np
 
 from mapping.spec import Mapping, MappingSpecError
 from nn_space.layers import DIM_ALIASES, DIMS, ConvLayer, Network
 
 from .accelerator import Accelerator
-from .kernel import evaluate_batch, evaluate_into, layer_vector
+from .kernel import evaluate_batch, evaluate_batch_parallel, evaluate_into, layer_vector
 from .stats import ACTIONS, LEVELS, NUM_STATS, STAT_INDEX, TENSOR_KEYS
 from .status import SPATIAL_TOO_LARGE, reason
 
@@ -149,12 +151,50 @@ def evaluate_layer(layer: ConvLayer, acc: Accelerator, mapping: Mapping) -> Laye
     return LayerCost(layer, mapping, stats, acc.energy.unit)
 
 
+#: Smallest batch the parallel kernels get by default (``parallel=None``). A parallel call pays a thread
+#: start-up of a few microseconds, so below some size the serial kernel is faster. Measured on the 2-core
+#: development machine (numba 0.68, omp threading layer, 2 threads vs serial, median of 7 x 50 calls
+#: alternated; random mappings of ResNet-50 layer 5, 15% valid on eyeriss, 3% on eyeriss-hier): with both
+#: cores free the 3-level kernel breaks even at ~32 rows (32: 1.05x, 64: 1.3x, 128: 1.7x, 256: 1.7-1.9x) and
+#: the hierarchy kernel at ~64 (64: 1.0x, 128: 1.3-1.7x, 256: 1.5-1.8x; it hands out blocks of 64 rows);
+#: with the other core busy (shared machine) both break even at ~100-128 rows (256: 1.2-1.3x). 256 keeps a
+#: margin and keeps the mapping searches' populations (10-60 rows, a few hundred after IPOP restarts at
+#: large budgets) on the serial kernel.
+PARALLEL_MIN_BATCH = 256
+
+_forked = False  # set in a child forked from this process: GNU OpenMP's thread pool does not survive fork
+
+
+def _after_fork() -> None:
+    global _forked
+    _forked = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
+def use_parallel(batch: int, parallel: bool | None = None) -> bool:
+    """Whether a kernel call on ``batch`` rows takes the parallel kernel: ``parallel`` if given, else only
+    when the batch has at least ``PARALLEL_MIN_BATCH`` rows and Numba has more than one thread
+    (``numba.get_num_threads()``; worker processes run with NUMBA_NUM_THREADS=1, see
+    ``naas.executor.THREAD_LIMITS``, so they stay on the serial kernel) and this is not a forked child."""
+    if parallel is not None:
+        return bool(parallel)
+    if batch < PARALLEL_MIN_BATCH or _forked or numba.config.NUMBA_NUM_THREADS < 2:
+        return False  # checked first: get_num_threads() starts the threading layer
+    return numba.get_num_threads() > 1
+
+
 def evaluate_mappings(layer: ConvLayer, acc: Accelerator, factors: np.ndarray, orders: np.ndarray,
-                      out: np.ndarray | None = None) -> np.ndarray:
+                      out: np.ndarray | None = None, parallel: bool | None = None) -> np.ndarray:
     """Cost many mappings of one layer in one kernel call.
 
     ``factors`` int64[B, 4, 7] (rows L1, spatial, L2, DRAM), ``orders`` int64[B, 3, 7] (rows L1, L2, DRAM).
     Returns float64[B, NUM_STATS]; rows with status != 0 are invalid (EDP 0: filter on status).
+    ``parallel``: spread the rows over Numba's threads (``numba.get_num_threads()``); None (the default)
+    does so for batches of at least ``PARALLEL_MIN_BATCH`` rows when there is more than one thread (see
+    ``use_parallel``). The results are the same, bit for bit, either way.
     """
     factors = np.ascontiguousarray(factors, dtype=np.int64)
     orders = np.ascontiguousarray(orders, dtype=np.int64)
@@ -164,7 +204,8 @@ def evaluate_mappings(layer: ConvLayer, acc: Accelerator, factors: np.ndarray, o
         raise ValueError(f"orders: shape {orders.shape} (expected ({factors.shape[0]}, 3, 7))")
     if out is None:
         out = np.empty((factors.shape[0], NUM_STATS), dtype=np.float64)
-    evaluate_batch(layer_array(layer), acc.hw_vector, factors, orders, out)
+    kernel = evaluate_batch_parallel if use_parallel(factors.shape[0], parallel) else evaluate_batch
+    kernel(layer_array(layer), acc.hw_vector, factors, orders, out)
     return out
 
 

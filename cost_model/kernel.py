@@ -22,7 +22,7 @@ Semantics (Timeloop v3 conventions, SPEC §5). All counts are on the iteration s
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .accelerator import (HW_AXIS_OF_DIM, HW_AXIS_SIZE, HW_DRAM_BW, HW_ENERGY, HW_L1_PART,
                           HW_L1_WORDS, HW_L2_BW, HW_L2_WORDS, HW_NUM_PES)
@@ -312,6 +312,15 @@ def evaluate_into(layer, hw, factors, orders, out):
 def evaluate_batch(layer, hw, factors, orders, out):
     """Cost B mappings of one layer: factors int64[B, 4, 7], orders int64[B, 3, 7], out float64[B, S]."""
     for b in range(factors.shape[0]):
+        evaluate_into(layer, hw, factors[b], orders[b], out[b])
+
+
+@njit(parallel=True, cache=True)
+def evaluate_batch_parallel(layer, hw, factors, orders, out):
+    """``evaluate_batch`` with the rows spread over Numba's threads (``numba.get_num_threads()``); every row is
+    independent and costed by the same ``evaluate_into``, so the results are bit-identical to the serial
+    kernel's. Pays a thread start-up per call: see ``cost_model.evaluate.PARALLEL_MIN_BATCH``."""
+    for b in prange(factors.shape[0]):
         evaluate_into(layer, hw, factors[b], orders[b], out[b])
 
 

@@ -11,9 +11,9 @@ from mapping.spec import MappingSpecError
 from nn_space.layers import DIMS, ConvLayer
 
 from .accelerator import TENSORS
-from .evaluate import CostView, layer_array
+from .evaluate import CostView, layer_array, use_parallel
 from .hierarchy import Hierarchy
-from .nest_kernel import nest_evaluate_batch, nest_evaluate_into, new_workspace
+from .nest_kernel import nest_evaluate_batch, nest_evaluate_batch_parallel, nest_evaluate_into, new_workspace
 from .nest_layout import (ACTIONS, BAD_FACTOR, BAD_ORDER, CAPACITY, LEVEL_FIELDS, NOT_COVERED, NS,
                           OVER_COVERED, P_TILES, PER, R_STATUS, R_STATUS_DETAIL, R_STATUS_LEVEL, SCALARS,
                           SPATIAL_NO_AXIS, SPATIAL_TOO_LARGE, TENSOR_KEYS, result_size)
@@ -140,8 +140,12 @@ def evaluate_nest(layer: ConvLayer, hier: Hierarchy, mapping: NestMapping) -> Ne
 
 
 def evaluate_nests(layer: ConvLayer, hier: Hierarchy, tf: np.ndarray, sf: np.ndarray, orders: np.ndarray,
-                   out: np.ndarray | None = None) -> np.ndarray:
-    """Cost B mappings in one kernel call: tf, sf, orders int64[B, L, 7]; returns float64[B, S]."""
+                   out: np.ndarray | None = None, parallel: bool | None = None) -> np.ndarray:
+    """Cost B mappings in one kernel call: tf, sf, orders int64[B, L, 7]; returns float64[B, S].
+
+    ``parallel``: spread the rows over Numba's threads; None (the default) does so for large batches only
+    (``cost_model.evaluate.use_parallel``). The results are the same, bit for bit, either way.
+    """
     arrays = [np.ascontiguousarray(a, dtype=np.int64) for a in (tf, sf, orders)]
     shape = (arrays[0].shape[0], hier.num_levels, 7)
     for label, a in zip(("tf", "sf", "orders"), arrays):
@@ -149,5 +153,6 @@ def evaluate_nests(layer: ConvLayer, hier: Hierarchy, tf: np.ndarray, sf: np.nda
             raise ValueError(f"{label}: shape {a.shape} (expected {shape})")
     if out is None:
         out = np.empty((shape[0], result_size(hier.num_levels)), dtype=np.float64)
-    nest_evaluate_batch(layer_array(layer), hier.hw_array, hier.glob_vector, *arrays, out)
+    kernel = nest_evaluate_batch_parallel if use_parallel(shape[0], parallel) else nest_evaluate_batch
+    kernel(layer_array(layer), hier.hw_array, hier.glob_vector, *arrays, out)
     return out

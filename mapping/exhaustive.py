@@ -68,11 +68,6 @@ def _factor_blocks(layer: ConvLayer, acc):
         yield f
 
 
-def _factor_sets(layer: ConvLayer, acc):
-    for block in _factor_blocks(layer, acc):
-        yield from block
-
-
 def _orders_for(active: tuple[int, ...]) -> np.ndarray:
     """All orders (as ORDER_DIMS-only rows) putting ``active`` dims first in every permutation."""
     rest = [d for d in ORDER_DIMS if d not in active]

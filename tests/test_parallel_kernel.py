@@ -165,3 +165,38 @@ def test_forked_children_stay_on_the_serial_kernel(two_threads):
     p.start()
     assert parent.recv() is False
     p.join(timeout=30)
+
+
+_TWO_THREAD_CHILD = """
+import numba, numpy as np
+from cost_model.accelerator import load_accelerator
+from cost_model.evaluate import PARALLEL_MIN_BATCH, evaluate_mappings, use_parallel
+from cost_model.hierarchy_yaml import load_hierarchy
+from cost_model.nest_evaluate import evaluate_nests
+from mapping.nest_random import random_nest_mappings
+from mapping.random_mapping import random_mappings
+from nn_space.zoo import get_network
+
+assert numba.get_num_threads() == 2 and use_parallel(PARALLEL_MIN_BATCH), numba.get_num_threads()
+layer, rng = get_network("resnet50").layers[5], np.random.default_rng(3)
+acc, hier = load_accelerator("eyeriss"), load_hierarchy("eyeriss-hier")
+f, o = random_mappings(layer, acc, 3000, rng)
+a, b = evaluate_mappings(layer, acc, f, o, parallel=True), evaluate_mappings(layer, acc, f, o, parallel=False)
+assert np.array_equal(a.view(np.int64), b.view(np.int64))
+arrays = random_nest_mappings(layer, hier, 3000, rng)
+a, b = evaluate_nests(layer, hier, *arrays, parallel=True), evaluate_nests(layer, hier, *arrays, parallel=False)
+assert np.array_equal(a.view(np.int64), b.view(np.int64))
+print("ok")
+"""
+
+
+def test_two_threads_in_a_fresh_process_give_the_serial_bits():
+    """On 2 threads for sure (this process may have one: an imported experiment module sets
+    NUMBA_NUM_THREADS=1, and Numba re-reads its config when it compiles)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-c", _TWO_THREAD_CHILD], capture_output=True, text=True, env=env,
+                       cwd=Path(__file__).resolve().parents[1], timeout=600)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-3000:]

@@ -23,7 +23,7 @@ from nn_space.layers import ConvLayer
 from .batch_cma import BatchedCMA
 from .decode_kernel import decode_rows
 from .encoding import PERMUTATIONS, MappingEncoder
-from .search import _ENERGY, _CYCLES, _TILE, SearchResult, check_search, search_layer
+from .search import _CYCLES, _ENERGY, SearchResult, check_search, search_layer, tile_overflow
 from .spec import Mapping, MappingSpecError
 from .unit_box import UnitBox
 
@@ -35,7 +35,6 @@ class _Problems:
     """The decode and cost kernels' arrays of S searches (one row each), and the costing of genome rows."""
 
     def __init__(self, encoders: list[MappingEncoder], objectives: list[str]):
-        self.encoders = encoders
         self.importance = np.array([e.encoding == "importance" for e in encoders])
         self.bounds = np.stack([e._bounds for e in encoders])
         self.axis_of = np.stack([e._axis_of for e in encoders])
@@ -64,10 +63,8 @@ class _Problems:
         return factors, orders, stats
 
     def overflow(self, owner: np.ndarray, stats: np.ndarray) -> np.ndarray:
-        """1 + log of the worst tile / capacity ratio (>= 1 for any invalid row), as ``search._Tracker``."""
-        tiles = stats[:, _TILE]
-        ratio = np.maximum(tiles[:, :3].sum(axis=1) / self.l1[owner], tiles[:, 3:].sum(axis=1) / self.l2[owner])
-        return np.log(np.maximum(ratio, 1.0)) + 1.0
+        """``search.tile_overflow`` of each row with its search's capacities."""
+        return tile_overflow(stats, self.l1[owner], self.l2[owner])
 
 
 @njit(cache=True)
@@ -143,12 +140,18 @@ class _Tracker:
         return SearchResult(mapping, stats, objective, method, seed, int(self.used[s]), int(self.valid[s]), history)
 
 
+def owner_groups(owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first row, end row) of each run of equal owners in ``owner`` (a search's rows are contiguous)."""
+    if len(owner) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    firsts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    return firsts, np.r_[firsts[1:], len(owner)]
+
+
 def _within_budget(owner: np.ndarray, left: np.ndarray) -> np.ndarray:
     """Mask of the rows (grouped by owner, in order) that are among the first ``left[owner]`` of their owner."""
-    if len(owner) == 0:
-        return np.zeros(0, dtype=bool)
-    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-    rank = np.arange(len(owner)) - np.repeat(starts, np.diff(np.r_[starts, len(owner)]))
+    firsts, ends = owner_groups(owner)
+    rank = np.arange(len(owner)) - np.repeat(firsts, ends - firsts)
     return rank < left[owner]
 
 
@@ -203,12 +206,12 @@ def _search_cma(problems: Sequence[tuple[ConvLayer, Accelerator, object]],
     encoders = [MappingEncoder(layer, acc, "index" if st.method == "cma-index" else "importance")
                 for layer, acc, st in problems]
     candidates = _start_points(encoders, [st for _, _, st in problems])
-    failed = {s: c for s, c in enumerate(candidates) if isinstance(c, Exception)}
-    if failed:  # the others run without them
-        keep = [s for s in range(len(problems)) if s not in failed]
-        found = iter(_search_cma([problems[s] for s in keep], resample_rounds)) if keep else iter(())
-        return [failed[s] if s in failed else next(found) for s in range(len(problems))]
-    settings = [st for _, _, st in problems]
+    results: list = list(candidates)  # the errors of the searches that cannot start stay in their places
+    run = [s for s, c in enumerate(candidates) if not isinstance(c, Exception)]
+    if not run:
+        return results
+    encoders, candidates = [encoders[s] for s in run], [candidates[s] for s in run]
+    settings = [problems[s][2] for s in run]
     tr = _Tracker(_Problems(encoders, [st.objective for st in settings]), np.array([st.budget for st in settings]))
     # --- starts: the candidates of 'default' / 'best-default' costed in one call ---
     starts = [np.random.default_rng(st.seed).random(e.size) if not c else c[0]
@@ -225,7 +228,9 @@ def _search_cma(problems: Sequence[tuple[ConvLayer, Accelerator, object]],
             starts[s] = candidates[s][int(np.argmin(f))]
     # --- CMA-ES generations of every search with budget left ---
     advance(tr, [e.size for e in encoders], settings, starts, resample_rounds)
-    return [tr.result(s, st.objective, st.method, st.seed) for s, st in enumerate(settings)]
+    for k, (s, st) in enumerate(zip(run, settings)):
+        results[s] = tr.result(k, st.objective, st.method, st.seed)
+    return results
 
 
 def advance(tr, dims: Sequence[int], settings: Sequence, starts: Sequence[np.ndarray], resample_rounds: int) -> None:

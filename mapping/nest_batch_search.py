@@ -14,7 +14,7 @@ import numpy as np
 from cost_model.hierarchy import Hierarchy
 from nn_space.layers import ConvLayer
 
-from .batch_search import RESAMPLE_ROUNDS, advance
+from .batch_search import RESAMPLE_ROUNDS, advance, owner_groups
 from .nest_encoding import NestEncoder
 from .nest_search import NEST_METHODS, OBJECTIVE_COLUMN, NestSearchResult, _NestTracker, search_nest_layer
 from .search import check_search
@@ -36,8 +36,7 @@ class _NestTrackers:
 
     def evaluate(self, owner: np.ndarray, genomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         fitness, overflow = np.empty(len(owner)), np.empty(len(owner))
-        firsts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else np.zeros(0, dtype=int)
-        for a, b in zip(firsts, np.r_[firsts[1:], len(owner)]):
+        for a, b in zip(*owner_groups(owner)):
             t = self.trackers[owner[a]]
             fitness[a:b], overflow[a:b] = t.evaluate(np.ascontiguousarray(genomes[a:b, :t.encoder.size]))
         return fitness, overflow

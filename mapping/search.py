@@ -90,6 +90,14 @@ class BestSoFar:
         return fitness
 
 
+def tile_overflow(stats: np.ndarray, l1_words, l2_words) -> np.ndarray:
+    """1 + log of the worst tile / capacity ratio of each 3-level result row (>= 1 for any invalid one);
+    ``l1_words`` / ``l2_words``: scalars, or one capacity per row."""
+    tiles = stats[:, _TILE]
+    ratio = np.maximum(tiles[:, :3].sum(axis=1) / l1_words, tiles[:, 3:].sum(axis=1) / l2_words)
+    return np.log(np.maximum(ratio, 1.0)) + 1.0
+
+
 class _Tracker(BestSoFar):
     """Evaluates genomes in batches, counts the budget and keeps the best valid mapping."""
 
@@ -105,10 +113,7 @@ class _Tracker(BestSoFar):
         factors, orders = self.encoder.decode_batch(genomes)
         stats = evaluate_mappings(self.layer, self.acc, factors, orders)
         fitness = self.record(stats, stats[:, 0] == 0, (factors, orders))
-        tiles = stats[:, _TILE]
-        ratio = np.maximum(tiles[:, :3].sum(axis=1) / self.l1_words, tiles[:, 3:].sum(axis=1) / self.l2_words)
-        overflow = np.log(np.maximum(ratio, 1.0)) + 1.0  # ≥ 1 for any invalid sample
-        return fitness, overflow
+        return fitness, tile_overflow(stats, self.l1_words, self.l2_words)
 
     def result(self, objective: str, method: str, seed: int) -> SearchResult:
         mapping = None

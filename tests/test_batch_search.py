@@ -158,3 +158,23 @@ def test_hierarchy_searches_give_the_same_result_alone_or_in_any_batch():
     batched = search_nest_network_best_of(net, ey, (settings,), NestMappingCache()).edp
     pycma = search_nest_network_best_of(net, ey, (settings,), NestMappingCache("pycma")).edp
     assert 0.8 < batched / pycma < 1.25
+
+
+def test_a_search_that_cannot_start_keeps_its_error_and_the_others_their_results():
+    from dataclasses import replace
+
+    from mapping.default_mapping import default_mapping
+    from mapping.spec import MappingSpecError
+
+    tiny = replace(NVDLA, name="tiny", l1_bytes=6.0, l1_partition=None, l2_bytes=64.0)
+    with pytest.raises(MappingSpecError) as expected:
+        default_mapping(LAYERS[0], tiny)
+    ok = [(LAYERS[1], EYERISS, SearchSettings(budget=150, seed=2)),
+          (LAYERS[2], NVDLA, SearchSettings(budget=90, seed=5, x0="best-default"))]
+    batch = [ok[0], (LAYERS[0], tiny, SearchSettings(budget=100)), ok[1], (LAYERS[0], tiny, SearchSettings(budget=80))]
+    results = search_layers(batch)
+    for i in (1, 3):
+        assert isinstance(results[i], MappingSpecError) and str(results[i]) == str(expected.value)
+    for r, p in zip((results[0], results[2]), ok):
+        _same(r, search_layers([p])[0])
+    assert all(isinstance(r, MappingSpecError) for r in search_layers([batch[1], batch[3]]))

@@ -29,7 +29,7 @@ class InvalidMappingError(MappingSpecError):
 @lru_cache(maxsize=4096)
 def layer_array(layer: ConvLayer) -> np.ndarray:
     """The int64 vector the kernels take for a layer (cached: layers are immutable)."""
-    v = layer_vector(layer.loop_bounds, layer.stride_y, layer.stride_x, layer.depthwise, layer.repeats)
+    v = layer_vector(layer.loop_bounds, layer.stride_y, layer.stride_x, layer.relevance, layer.repeats)
     v.flags.writeable = False
     return v
 

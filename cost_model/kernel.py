@@ -1,7 +1,10 @@
 """Numba kernels of the analytical cost model (SPEC §5): arrays in, result vectors out.
 
 Inputs (validated and converted in plain Python, see ``cost_model.evaluate``):
-- ``layer``: int64[11] = N, K, C, Y, X, R, S bounds, stride_y, stride_x, depthwise flag, repeats.
+- ``layer``: int64[11] = N, K, C, Y, X, R, S bounds, stride_y, stride_x, relevance code, repeats. The code
+  (``nn_space.layers.RELEVANCE_*``) says which dims index which tensor: 0 a convolution (weights K, C, R, S;
+  inputs N, C and the windows Y+R, X+S; outputs N, K, Y, X), 1 depthwise (K indexes the inputs in place of C,
+  which is 1), 2 a batched matrix product (N indexes the weights too: ``w_mask``).
 - ``hw``: float64[HW_SIZE], see ``Accelerator.hw_vector``.
 - ``factors``: int64[4, 7], rows L1, spatial, L2, DRAM; ``orders``: int64[3, 7], rows L1, L2, DRAM,
   each a permutation of dim indices, outermost loop first.
@@ -37,6 +40,14 @@ LAYER_SIZE = 11
 _N, _K, _C, _Y, _X, _R, _S = range(7)
 W_MASK = (1 << _K) | (1 << _C) | (1 << _R) | (1 << _S)
 O_MASK = (1 << _N) | (1 << _K) | (1 << _Y) | (1 << _X)
+RELEVANCE_DEPTHWISE = 1
+RELEVANCE_BATCHED = 2
+
+
+@njit(cache=True, inline="always")
+def w_mask(layer):
+    """The dims that index the weights: K, C, R, S, and N for a batched matrix product."""
+    return W_MASK | (1 << _N) if layer[9] == RELEVANCE_BATCHED else W_MASK
 
 
 @njit(cache=True, inline="always")
@@ -166,7 +177,9 @@ def evaluate_into(layer, hw, factors, orders, out):
             return
     sy = layer[7]
     sx = layer[8]
-    dw = layer[9] != 0
+    dw = layer[9] == RELEVANCE_DEPTHWISE
+    wn = layer[9] == RELEVANCE_BATCHED  # N indexes the weights
+    wm = w_mask(layer)
     reps = layer[10]
 
     # --- tile extents: L1 (per PE), array (one L2 iteration), L2, whole (padded) problem ------------
@@ -192,10 +205,10 @@ def evaluate_into(layer, hw, factors, orders, out):
     w2 = (x2 - 1) * sx + s2
     nc1 = n1 * (k1 if dw else c1)
     nc2 = n2 * (k2 if dw else c2)
-    tw1 = k1 * c1 * r1 * s1
+    tw1 = k1 * c1 * r1 * s1 * (n1 if wn else 1)
     ti1 = nc1 * h1 * w1
     to1 = n1 * k1 * y1 * x1
-    tw2 = k2 * c2 * r2 * s2
+    tw2 = k2 * c2 * r2 * s2 * (n2 if wn else 1)
     ti2 = nc2 * h2 * w2
     to2 = n2 * k2 * y2 * x2
     size_o = nt * kt * yt * xt
@@ -222,15 +235,15 @@ def evaluate_into(layer, hw, factors, orders, out):
         return
 
     # --- temporal reuse ---------------------------------------------------------------------------
-    fill_w1 = _fills(factors, orders, True, W_MASK, tw1)  # per PE
+    fill_w1 = _fills(factors, orders, True, wm, tw1)  # per PE
     fill_i1 = _input_fills(factors, orders, True, n1, k1 if dw else c1, h1, w1, sy, sx, dw)
     up_o1 = _fills(factors, orders, True, O_MASK, to1)  # words one PE sends up
-    fill_w2 = _fills(factors, orders, False, W_MASK, tw2)
+    fill_w2 = _fills(factors, orders, False, wm, tw2)
     fill_i2 = _input_fills(factors, orders, False, n2, k2 if dw else c2, h2, w2, sy, sx, dw)
     up_o2 = _fills(factors, orders, False, O_MASK, to2)
 
     # --- spatial reuse ----------------------------------------------------------------------------
-    dist_w = fk * fc * fr * fs
+    dist_w = fk * fc * fr * fs * (fn if wn else 1)
     dist_o = fn * fk * fy * fx
     group = fc * fr * fs  # PEs reducing into one output tile
     dist_i = (fn * (fk if dw else fc) * _distinct_offsets(fy, y1 * sy, fr, r1)
@@ -324,5 +337,5 @@ def evaluate_batch_parallel(layer, hw, factors, orders, out):
         evaluate_into(layer, hw, factors[b], orders[b], out[b])
 
 
-def layer_vector(bounds, stride_y: int, stride_x: int, depthwise: bool, repeats: int) -> np.ndarray:
-    return np.array([*bounds, stride_y, stride_x, int(depthwise), repeats], dtype=np.int64)
+def layer_vector(bounds, stride_y: int, stride_x: int, relevance: int, repeats: int) -> np.ndarray:
+    return np.array([*bounds, stride_y, stride_x, int(relevance), repeats], dtype=np.int64)

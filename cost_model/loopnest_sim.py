@@ -23,25 +23,35 @@ from typing import Optional
 import numpy as np
 
 from mapping.spec import Mapping
-from nn_space.layers import C, DIMS, K, N, R, S, X, Y, ConvLayer
+from nn_space.layers import (C, DIMS, K, N, R, RELEVANCE_BATCHED, RELEVANCE_DEPTHWISE, S, X, Y,
+                             ConvLayer)
 
 from .accelerator import Accelerator
 
 TENSORS = ("W", "I", "O")
 
 
-def _relevant(tensor: str, depthwise: bool) -> set[int]:
+def _relevant(tensor: str, relevance: int) -> set[int]:
+    """The dims that index ``tensor`` under a layer's relevance code (``ConvLayer.relevance``)."""
     if tensor == "W":
-        return {K, C, R, S}
+        return {K, C, R, S} | ({N} if relevance == RELEVANCE_BATCHED else set())
     if tensor == "O":
         return {N, K, Y, X}
-    return {N, C, Y, X, R, S} | ({K} if depthwise else set())
+    return {N, C, Y, X, R, S} | ({K} if relevance == RELEVANCE_DEPTHWISE else set())
 
 
-def _tile(tensor: str, base, ext, sy: int, sx: int, depthwise: bool) -> set:
+def weight_element(relevance: int, n: int, k: int, c: int, r: int, s: int) -> tuple:
+    """The weight a MAC at (n, k, c, r, s) reads: its own per n in a batched matrix product."""
+    return (n, k, c, r, s) if relevance == RELEVANCE_BATCHED else (k, c, r, s)
+
+
+def _tile(tensor: str, base, ext, sy: int, sx: int, relevance: int) -> set:
     """The elements of a tile whose loop-index origin is ``base`` and extent ``ext`` (bounding box)."""
     rng = [range(base[d], base[d] + ext[d]) for d in range(7)]
+    depthwise = relevance == RELEVANCE_DEPTHWISE
     if tensor == "W":
+        if relevance == RELEVANCE_BATCHED:
+            return set(itertools.product(rng[N], rng[K], rng[C], rng[R], rng[S]))
         return set(itertools.product(rng[K], rng[C], rng[R], rng[S]))
     if tensor == "O":
         return set(itertools.product(rng[N], rng[K], rng[Y], rng[X]))
@@ -93,7 +103,8 @@ def simulate(layer: ConvLayer, mapping: Mapping, acc: Optional[Accelerator] = No
     Raises AssertionError if the mapping's MACs do not compute the convolution or read outside a tile.
     """
     bounds = layer.loop_bounds
-    dw = layer.depthwise
+    rc = layer.relevance
+    dw = rc == RELEVANCE_DEPTHWISE
     sy, sx = layer.stride_y, layer.stride_x
     F = mapping.factor_array.tolist()  # rows L1, spatial, L2, DRAM
     full = [F[0][d] * F[1][d] * F[2][d] * F[3][d] for d in range(7)]
@@ -105,19 +116,19 @@ def simulate(layer: ConvLayer, mapping: Mapping, acc: Optional[Accelerator] = No
     rng = np.random.default_rng(seed)
     n_, k_, c_, y_, x_, r_, s_ = bounds
     in_h, in_w = (y_ - 1) * sy + r_, (x_ - 1) * sx + s_
-    wv = rng.integers(-3, 4, size=(k_, c_, r_, s_))
+    wv = rng.integers(-3, 4, size=((n_,) if rc == RELEVANCE_BATCHED else ()) + (k_, c_, r_, s_))
     iv = rng.integers(-3, 4, size=(n_, k_ if dw else c_, in_h, in_w))
     got = np.zeros((n_, k_, y_, x_), dtype=np.int64)
     ref = np.zeros_like(got)
     for n, k, c, y, x, r, s in itertools.product(*[range(b) for b in bounds]):
-        ref[n, k, y, x] += wv[k, c, r, s] * iv[n, k if dw else c, y * sy + r, x * sx + s]
+        ref[n, k, y, x] += wv[weight_element(rc, n, k, c, r, s)] * iv[n, k if dw else c, y * sy + r, x * sx + s]
 
     above = ([(3, d, F[3][d]) for d in (DIMS.index(ch) for ch in mapping.dram_order) if F[3][d] > 1]
              + [(2, d, F[2][d]) for d in (DIMS.index(ch) for ch in mapping.l2_order) if F[2][d] > 1])
     n_dram = sum(1 for lv, _, _ in above if lv == 3)
     l1_loops = [(d, F[0][d]) for d in (DIMS.index(ch) for ch in mapping.l1_order) if F[0][d] > 1]
     pes = list(itertools.product(*[range(F[1][d]) for d in range(7)]))
-    rel = {t: _relevant(t, dw) for t in TENSORS}
+    rel = {t: _relevant(t, rc) for t in TENSORS}
 
     cnt = _Counter()
     l2_tile: dict[str, tuple] = {}  # tensor -> (identity, set)
@@ -158,7 +169,7 @@ def simulate(layer: ConvLayer, mapping: Mapping, acc: Optional[Accelerator] = No
                 ident = identity(t, idx, n_dram)
                 if t != "I" and t in l2_tile and l2_tile[t][0] == ident:
                     continue
-                new = _tile(t, base2, e2, sy, sx, dw)
+                new = _tile(t, base2, e2, sy, sx, rc)
                 max_tile[f"tile_l2_{t}"] = max(max_tile[f"tile_l2_{t}"], len(new))
                 if t == "O":
                     if t in l2_tile:
@@ -182,7 +193,7 @@ def simulate(layer: ConvLayer, mapping: Mapping, acc: Optional[Accelerator] = No
                 continue
             served: dict[frozenset, int] = {}
             for pe in pes:
-                new = _tile(t, base1(pe), e1, sy, sx, dw)
+                new = _tile(t, base1(pe), e1, sy, sx, rc)
                 assert new <= l2_tile[t][1], f"L1 {t} tile is not inside the L2 tile"
                 max_tile[f"tile_l1_{t}"] = max(max_tile[f"tile_l1_{t}"], len(new))
                 old = l1_tile[pe].get(t)
@@ -204,7 +215,7 @@ def simulate(layer: ConvLayer, mapping: Mapping, acc: Optional[Accelerator] = No
                 for (d, _), v in zip(l1_loops, li):
                     pt[d] += v
                 n, k, c, y, x, r, s = pt
-                w_el = (k, c, r, s)
+                w_el = weight_element(rc, n, k, c, r, s)
                 i_el = (n, k if dw else c, y * sy + r, x * sx + s)
                 o_el = (n, k, y, x)
                 assert w_el in l1_tile[pe]["W"][1] and i_el in l1_tile[pe]["I"][1] \
@@ -219,7 +230,7 @@ def simulate(layer: ConvLayer, mapping: Mapping, acc: Optional[Accelerator] = No
                 cnt.add("l1_O_updates", 1)
                 if all(pt[d] < bounds[d] for d in range(7)):
                     real_macs += 1
-                    got[n, k, y, x] += wv[k, c, r, s] * iv[i_el]
+                    got[n, k, y, x] += wv[w_el] * iv[i_el]
     # Final write-backs.
     pe_sends += sum(len(l1_tile[pe]["O"][1]) for pe in pes)
     for old in {frozenset(l1_tile[pe]["O"][1]) for pe in pes}:

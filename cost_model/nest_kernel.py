@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .kernel import O_MASK, W_MASK, _distinct_offsets
+from .kernel import O_MASK, RELEVANCE_BATCHED, RELEVANCE_DEPTHWISE, _distinct_offsets, w_mask
 from .window import window_loop, window_start
 from .nest_layout import (BAD_FACTOR, BAD_ORDER, CAPACITY, G_MAC_ENERGY, G_MAC_UNITS, H_AXIS_OF_DIM,
                           H_AXIS_SIZE, H_BITS, H_BW, H_CAP, H_E_READ, H_E_WRITE, H_HOP, H_KEEP, H_PART,
@@ -97,10 +97,10 @@ def _check(layer, hw, tf, sf, orders, out):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _spread(sf, a, t, dw, bx, by, br, bs, sy, sx):
+def _spread(sf, a, t, dw, wn, bx, by, br, bs, sy, sx):
     """Distinct tiles of tensor t among the positions of the fan-out below level a (child extents b*)."""
     if t == 0:
-        return sf[a, _K] * sf[a, _C] * sf[a, _R] * sf[a, _S]
+        return sf[a, _K] * sf[a, _C] * sf[a, _R] * sf[a, _S] * (sf[a, _N] if wn else 1)
     if t == 2:
         return sf[a, _N] * sf[a, _K] * sf[a, _Y] * sf[a, _X]
     ch = sf[a, _C] * (sf[a, _K] if dw else 1)
@@ -128,7 +128,9 @@ def nest_evaluate_into(layer, hw, glob, tf, sf, orders, out, work):
     nl = tf.shape[0]
     sy = layer[7]
     sx = layer[8]
-    dw = layer[9] != 0
+    dw = layer[9] == RELEVANCE_DEPTHWISE
+    wn = layer[9] == RELEVANCE_BATCHED  # N indexes the weights
+    wm = w_mask(layer)
     reps = layer[10]
 
     # --- extents: ext[l] = tile of level l (its temporal loops, its fan-out and all below); ext[nl] = 1
@@ -160,7 +162,7 @@ def nest_evaluate_into(layer, hw, glob, tf, sf, orders, out, work):
     # --- tiles and capacity (innermost level first) -----------------------------------------------
     for lv in range(nl):
         e = ext[lv]
-        tiles[lv, 0] = e[_K] * e[_C] * e[_R] * e[_S]
+        tiles[lv, 0] = e[_K] * e[_C] * e[_R] * e[_S] * (e[_N] if wn else 1)
         tiles[lv, 1] = e[_N] * (e[_K] if dw else e[_C]) * ((e[_Y] - 1) * sy + e[_R]) * ((e[_X] - 1) * sx + e[_S])
         tiles[lv, 2] = e[_N] * e[_K] * e[_Y] * e[_X]
         for t in range(3):
@@ -190,7 +192,7 @@ def nest_evaluate_into(layer, hw, glob, tf, sf, orders, out, work):
             d = orders[lv, p]
             if tf[lv, d] > 1:
                 prod *= tf[lv, d]
-                if (W_MASK >> d) & 1:
+                if (wm >> d) & 1:
                     ep[0, 0] = prod
                 if (O_MASK >> d) & 1:
                     ep[0, 2] = prod
@@ -211,7 +213,7 @@ def nest_evaluate_into(layer, hw, glob, tf, sf, orders, out, work):
             group = 1  # children that one read-back reaches (the reduction positions of those fan-outs)
             for j in range(a, c):
                 hop += hw[j, H_HOP]
-                dist *= _spread(sf, j, t, dw, ext[j + 1, _X], ext[j + 1, _Y], ext[j + 1, _R], ext[j + 1, _S],
+                dist *= _spread(sf, j, t, dw, wn, ext[j + 1, _X], ext[j + 1, _Y], ext[j + 1, _R], ext[j + 1, _S],
                                 sy, sx)
                 group *= red[j]
             if t < 2:

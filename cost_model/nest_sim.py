@@ -28,15 +28,15 @@ from nn_space.layers import C, K, N, R, S, X, Y, ConvLayer
 
 from .accelerator import TENSORS
 from .hierarchy import Hierarchy
-from .loopnest_sim import InputWindows, _relevant
+from .loopnest_sim import InputWindows, _relevant, weight_element
 from .loopnest_sim import _tile as _tile_set
 
 T3 = ("W", "I", "O")
 
 
-def _tile(t: str, base, ext, sy: int, sx: int, dw: bool) -> frozenset:
+def _tile(t: str, base, ext, sy: int, sx: int, relevance: int) -> frozenset:
     """The elements of a tile (bounding box for inputs), as the 3-level simulator defines them."""
-    return frozenset(_tile_set(t, base, ext, sy, sx, dw))
+    return frozenset(_tile_set(t, base, ext, sy, sx, relevance))
 
 
 def simulate_nest(layer: ConvLayer, hier: Hierarchy, mapping: NestMapping, seed: int = 0) -> dict:
@@ -46,7 +46,8 @@ def simulate_nest(layer: ConvLayer, hier: Hierarchy, mapping: NestMapping, seed:
     """
     L = hier.num_levels
     bounds = layer.loop_bounds
-    dw, sy, sx = layer.depthwise, layer.stride_y, layer.stride_x
+    rc, sy, sx = layer.relevance, layer.stride_y, layer.stride_x
+    dw = layer.depthwise
     TF = mapping.temporal_array.tolist()
     SF = mapping.spatial_array.tolist()
     keeps = [[t_long in lv.keeps for t_long in TENSORS] for lv in hier.levels]
@@ -66,7 +67,7 @@ def simulate_nest(layer: ConvLayer, hier: Hierarchy, mapping: NestMapping, seed:
     first.append(len(loops))
     positions = [list(itertools.product(*[range(SF[j][d]) for d in range(7)])) for j in range(L)]
     instances = [list(itertools.product(*positions[:lv])) for lv in range(L + 1)]  # per level, and MACs
-    rel = {t: _relevant(t, dw) for t in T3}
+    rel = {t: _relevant(t, rc) for t in T3}
 
     def keeper_above(lv: int, ti: int) -> int:
         return max(j for j in range(lv) if keeps[j][ti])
@@ -96,14 +97,14 @@ def simulate_nest(layer: ConvLayer, hier: Hierarchy, mapping: NestMapping, seed:
     held: list[dict] = [dict() for _ in range(L)]  # level -> {(inst, t): (ident, set)}
     windows = InputWindows(sy, sx, dw)
     valid: list[dict] = [dict() for _ in range(L)]  # level -> {inst: outputs received}
-    whole = {t: _tile(t, [0] * 7, ext[0], sy, sx, dw) for t in T3}
+    whole = {t: _tile(t, [0] * 7, ext[0], sy, sx, rc) for t in T3}
     for t in T3:
         held[0][((), t)] = ((), whole[t])
 
     def selects(t: str, a: int, c: int, inst) -> tuple:
         """What the positions of ``inst`` at the fan-outs between levels a and c select: per fan-out j, the
         tile of the level below it that the position picks (relative to the fan-out's own origin)."""
-        return tuple(_tile(t, [inst[j][d] * ext[j + 1][d] for d in range(7)], ext[j + 1], sy, sx, dw)
+        return tuple(_tile(t, [inst[j][d] * ext[j + 1][d] for d in range(7)], ext[j + 1], sy, sx, rc)
                      for j in range(a, c))
 
     def send_up(c: int, inst, old: frozenset, groups: dict) -> None:
@@ -118,14 +119,15 @@ def simulate_nest(layer: ConvLayer, hier: Hierarchy, mapping: NestMapping, seed:
             counts[a]["O_updates"] += len(old)
             valid[a].setdefault(key[0], set()).update(old)
 
-    wv = np.random.default_rng(seed).integers(-3, 4, size=(bounds[K], bounds[C], bounds[R], bounds[S]))
+    wv = np.random.default_rng(seed).integers(-3, 4, size=((bounds[N],) if rc == 2 else ())
+                                              + (bounds[K], bounds[C], bounds[R], bounds[S]))
     in_h, in_w = (bounds[Y] - 1) * sy + bounds[R], (bounds[X] - 1) * sx + bounds[S]
     iv = np.random.default_rng(seed + 1).integers(-3, 4, size=(bounds[N], bounds[K] if dw else bounds[C],
                                                                in_h, in_w))
     got = np.zeros((bounds[N], bounds[K], bounds[Y], bounds[X]), dtype=np.int64)
     ref = np.zeros_like(got)
     for n, k, c, y, x, r, s in itertools.product(*[range(b) for b in bounds]):
-        ref[n, k, y, x] += wv[k, c, r, s] * iv[n, k if dw else c, y * sy + r, x * sx + s]
+        ref[n, k, y, x] += wv[weight_element(rc, n, k, c, r, s)] * iv[n, k if dw else c, y * sy + r, x * sx + s]
 
     steps = padded = real = 0
     prev = None
@@ -154,7 +156,7 @@ def simulate_nest(layer: ConvLayer, hier: Hierarchy, mapping: NestMapping, seed:
                 served: dict = {}
                 for inst in instances[c]:
                     b = base_of(c, inst, idx)
-                    new = _tile(t, b, ext[c], sy, sx, dw)
+                    new = _tile(t, b, ext[c], sy, sx, rc)
                     tile_max[c][t] = max(tile_max[c][t], len(new))
                     assert new <= held[a][(inst[:a], t)][1], f"level {c} {t} tile is not inside its keeper's"
                     if t == "O":
@@ -176,7 +178,8 @@ def simulate_nest(layer: ConvLayer, hier: Hierarchy, mapping: NestMapping, seed:
         for inst in instances[L]:
             pt = base_of(L, inst, idx)
             n, k, c, y, x, r, s = pt
-            el = {"W": (k, c, r, s), "I": (n, k if dw else c, y * sy + r, x * sx + s), "O": (n, k, y, x)}
+            el = {"W": weight_element(rc, n, k, c, r, s), "I": (n, k if dw else c, y * sy + r, x * sx + s),
+                  "O": (n, k, y, x)}
             for ti, t in enumerate(T3):
                 a = keeper_above(L, ti)
                 assert el[t] in held[a][(inst[:a], t)][1], f"a MAC reads {t} outside its keeper's tile"
@@ -191,7 +194,7 @@ def simulate_nest(layer: ConvLayer, hier: Hierarchy, mapping: NestMapping, seed:
             padded += 1
             if all(pt[d] < bounds[d] for d in range(7)):
                 real += 1
-                got[n, k, y, x] += wv[k, c, r, s] * iv[el["I"]]
+                got[n, k, y, x] += wv[el["W"]] * iv[el["I"]]
         for (a, t, _) in reads:
             counts[a][f"{t}_reads"] += 1
         for (a, _) in backs:

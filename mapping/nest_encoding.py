@@ -123,9 +123,11 @@ _RELEVANT = np.array([[0, 1, 1, 0, 0, 1, 1],   # weights: K, C, R, S
 
 
 @njit(cache=True, error_model="numpy")
-def _repair(tf, sf, orders, keep, parted, part_bits, cap_bits, bits, sy, sx, dw):
+def _repair(tf, sf, orders, keep, parted, part_bits, cap_bits, bits, sy, sx, relevance):
     """Move temporal factors outwards (one prime at a time) until every level from the MAC up holds its tiles."""
     nl = tf.shape[1]
+    dw = relevance == 1  # K indexes the inputs (depthwise)
+    wn = relevance == 2  # N indexes the weights (a batched matrix product)
     e = np.empty(7, dtype=np.int64)
     tiles = np.empty(3)
     over = np.empty(3, dtype=np.bool_)
@@ -136,7 +138,7 @@ def _repair(tf, sf, orders, keep, parted, part_bits, cap_bits, bits, sy, sx, dw)
                 for j in range(lv, nl):
                     e[d] *= tf[b, j, d] * sf[b, j, d]
             for _ in range(512):
-                tiles[0] = e[1] * e[2] * e[5] * e[6]
+                tiles[0] = e[1] * e[2] * e[5] * e[6] * (e[0] if wn else 1)
                 tiles[1] = e[0] * (e[1] if dw else e[2]) * ((e[3] - 1) * sy + e[5]) * ((e[4] - 1) * sx + e[6])
                 tiles[2] = e[0] * e[1] * e[3] * e[4]
                 any_over = False
@@ -164,6 +166,8 @@ def _repair(tf, sf, orders, keep, parted, part_bits, cap_bits, bits, sy, sx, dw)
                                 rel = _RELEVANT[t, d] != 0
                                 if t == 1 and dw and (d == 1 or d == 2):
                                     rel = d == 1
+                                if t == 0 and wn and d == 0:
+                                    rel = True
                                 if over[t] and rel:
                                     pick, src = d, j
                                     break
@@ -233,10 +237,10 @@ class NestEncoder:
                 tf, sf, orders)
         if self.repair:
             hw = self.hier.hw_array
-            v = layer_array(self.layer)  # strides and depthwise as the kernel takes them
+            v = layer_array(self.layer)  # strides and relevance code as the kernel takes them
             _repair(tf, sf, orders, hw[:, H_KEEP:H_KEEP + 3] != 0, hw[:, H_PARTED] != 0,
                     np.ascontiguousarray(hw[:, H_PART:H_PART + 3]), np.ascontiguousarray(hw[:, H_CAP]),
-                    np.array(self.hier.tensor_bits, dtype=np.float64), int(v[7]), int(v[8]), bool(v[9]))
+                    np.array(self.hier.tensor_bits, dtype=np.float64), int(v[7]), int(v[8]), int(v[9]))
         return tf, sf, orders
 
     @staticmethod

@@ -17,6 +17,14 @@ MAX_BOUND = 1 << 24
 MAX_ELEMENTS = 1 << 48
 
 
+#: What a layer computes: a convolution (or a fully-connected layer: a 1x1 conv on a 1x1 map), a matrix
+#: product with a weight operand (``gemm``: nn.Linear on a sequence) or a batch of products of two activations
+#: (``bmm``: attention's Q x K^T and A x V per head and sample).
+OPS = ("conv", "gemm", "bmm")
+#: The layer vector's relevance code (``cost_model.kernel``): which loop dims index which tensor.
+RELEVANCE_CONV, RELEVANCE_DEPTHWISE, RELEVANCE_BATCHED = 0, 1, 2
+
+
 class LayerSpecError(ValueError):
     """A layer description that cannot describe a convolution (names the field and value)."""
 
@@ -44,13 +52,19 @@ def _positive_int(field_name: str, value, minimum: int = 1) -> int:
 
 @dataclass(frozen=True)
 class ConvLayer:
-    """One convolution (or fully-connected) layer.
+    """One convolution, fully-connected layer or matrix product.
 
     ``k`` and ``c`` are the layer's total output and input channels. ``groups == c == k`` is a depthwise
     convolution; other ``groups > 1`` values are grouped convolutions, costed as ``groups`` independent
     convolutions of ``k/groups`` x ``c/groups`` channels. ``pad_y``/``pad_x`` only matter for deriving the
     output size from an input size; the cost model works on the padded input, whose height is
     ``(y - 1) * stride_y + r`` (SPEC §2).
+
+    Matrix products (``op`` "gemm" or "bmm", built by ``ConvLayer.gemm`` / ``ConvLayer.bmm``) are
+    ``Z[M, N] = A[M, K] x B[K, N]`` laid on the same loop dims: M on Y (rows of A and Z), the product's N
+    on K (columns of B and Z), its reduction K on C, and X = R = S = 1; the weight tensor is B, the input
+    A, the output Z. A "bmm" is ``n`` independent products whose B operands differ (attention's heads times
+    the batch): there N indexes B too, so every tensor is indexed by it (docs/transformers.md).
     """
 
     k: int
@@ -65,6 +79,7 @@ class ConvLayer:
     groups: int = 1
     pad_y: int = 0
     pad_x: int = 0
+    op: str = "conv"
     name: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -73,6 +88,15 @@ class ConvLayer:
             object.__setattr__(self, f, _positive_int(f"{where}: {f}", getattr(self, f)))
         for f in ("pad_y", "pad_x"):
             object.__setattr__(self, f, _positive_int(f"{where}: {f}", getattr(self, f), minimum=0))
+        if self.op not in OPS:
+            raise LayerSpecError(f"{where}: op: {self.op!r} (allowed: {', '.join(OPS)})")
+        if self.op != "conv":
+            odd = {f: getattr(self, f) for f, want in (("x", 1), ("r", 1), ("s", 1), ("stride_y", 1),
+                                                      ("stride_x", 1), ("groups", 1), ("pad_y", 0), ("pad_x", 0))
+                   if getattr(self, f) != want}
+            if odd:
+                raise LayerSpecError(f"{where}: a {self.op} has no {', '.join(f'{f}={v}' for f, v in odd.items())} "
+                                     f"(allowed: x = r = s = strides = groups = 1, no padding)")
         if self.c % self.groups or self.k % self.groups:
             raise LayerSpecError(
                 f"{where}: groups: {self.groups} does not divide c={self.c} and k={self.k}"
@@ -88,6 +112,24 @@ class ConvLayer:
     @property
     def depthwise(self) -> bool:
         return self.groups > 1 and self.groups == self.c == self.k
+
+    @property
+    def is_matmul(self) -> bool:
+        """A matrix product (gemm or bmm) rather than a convolution."""
+        return self.op != "conv"
+
+    @property
+    def relevance(self) -> int:
+        """The kernel's relevance code: RELEVANCE_DEPTHWISE (K indexes the inputs), RELEVANCE_BATCHED (N indexes
+        the weights: a bmm) or RELEVANCE_CONV."""
+        if self.depthwise:
+            return RELEVANCE_DEPTHWISE
+        return RELEVANCE_BATCHED if self.op == "bmm" and self.n > 1 else RELEVANCE_CONV
+
+    @property
+    def gemm_dims(self) -> tuple[int, int, int, int]:
+        """(batch, M, N, K) of a matrix product, in GEMM terms (batch: independent products)."""
+        return self.n, self.y, self.k, self.c
 
     @property
     def repeats(self) -> int:
@@ -125,15 +167,18 @@ class ConvLayer:
     @property
     def weight_count(self) -> int:
         n, k, c, y, x, r, s = self.loop_bounds
-        return k * c * r * s * self.repeats
+        return k * c * r * s * self.repeats * (n if self.relevance == RELEVANCE_BATCHED else 1)
 
     @property
     def shape_key(self) -> tuple:
         """Everything the cost of the layer depends on; equal keys cost the same (name excluded)."""
         return (self.n, self.k, self.c, self.y, self.x, self.r, self.s,
-                self.stride_y, self.stride_x, self.groups)
+                self.stride_y, self.stride_x, self.groups, self.relevance)
 
     def describe(self) -> str:
+        if self.is_matmul:
+            b, m, n, k = self.gemm_dims
+            return f"{self.op} " + (f"{b}x " if b > 1 else "") + f"M{m} N{n} K{k}"
         kind = "dw" if self.depthwise else (f"g{self.groups}" if self.groups > 1 else "conv")
         if self.r == self.s == 1 and self.y == self.x == 1:
             kind = "fc" if self.groups == 1 else kind
@@ -166,6 +211,17 @@ class ConvLayer:
         """A fully-connected layer: a 1x1 conv on a 1x1 map."""
         return cls(k=c_out, c=c_in, y=1, x=1, n=n, name=name)
 
+    @classmethod
+    def gemm(cls, m: int, n: int, k: int, name: str = "") -> "ConvLayer":
+        """``Z[m, n] = A[m, k] x W[k, n]`` with a weight W (nn.Linear on m rows: tokens times batch)."""
+        return cls(k=n, c=k, y=m, x=1, op="gemm", name=name)
+
+    @classmethod
+    def bmm(cls, batch: int, m: int, n: int, k: int, name: str = "") -> "ConvLayer":
+        """``batch`` independent products ``Z[b] = A[b] x B[b]`` of two activations (attention: batch = heads
+        x samples; Q x K^T has m = queries, n = keys, k = head width)."""
+        return cls(k=n, c=k, y=m, x=1, n=batch, op="bmm", name=name)
+
     def output_hw(self) -> tuple[int, int]:
         return self.y, self.x
 
@@ -179,12 +235,38 @@ def _pair(v) -> tuple[int, int]:
 
 
 @dataclass(frozen=True)
+class UncostedOp:
+    """An operation of a network that the cost model does not cost (softmax, layer norm, GELU, residual add,
+    ...), with the elements it produces, so a user sees what a network's figures leave out."""
+
+    name: str
+    op: str
+    elements: int
+
+    def __post_init__(self) -> None:
+        e = self.elements
+        if isinstance(e, bool) or not hasattr(e, "__index__") or int(e) < 0:
+            raise LayerSpecError(f"uncosted op {self.name!r}: elements: {e!r} (allowed: an integer >= 0)")
+        object.__setattr__(self, "elements", int(e))
+
+
+@dataclass(frozen=True)
 class Network:
-    """A named list of layers, in execution order."""
+    """A named list of layers, in execution order, and the operations it has that are not costed."""
 
     name: str
     layers: tuple[ConvLayer, ...]
     input_size: tuple[int, int] = (224, 224)
+    uncosted: tuple[UncostedOp, ...] = ()
+
+    def uncosted_totals(self) -> dict[str, tuple[int, int]]:
+        """{op: (count, elements)} of the uncosted operations, in first-seen order."""
+        out: dict[str, list[int]] = {}
+        for u in self.uncosted:
+            entry = out.setdefault(u.op, [0, 0])
+            entry[0] += 1
+            entry[1] += u.elements
+        return {op: (c, e) for op, (c, e) in out.items()}
 
     @property
     def macs(self) -> int:

@@ -13,7 +13,12 @@ from nn_space.layers import DIMS, ConvLayer
 
 @st.composite
 def small_layers(draw, max_macs: int = 1500) -> ConvLayer:
-    kind = draw(st.sampled_from(["conv", "conv", "conv", "depthwise", "grouped", "pointwise"]))
+    kind = draw(st.sampled_from(["conv", "conv", "conv", "depthwise", "grouped", "pointwise", "gemm", "bmm"]))
+    if kind == "gemm":  # small enough for any max_macs used here (<= 60 MACs)
+        return ConvLayer.gemm(draw(st.integers(1, 5)), draw(st.integers(1, 4)), draw(st.integers(1, 3)))
+    if kind == "bmm":  # <= 72 MACs
+        return ConvLayer.bmm(draw(st.integers(2, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 3)),
+                             draw(st.integers(1, 2)))
     r = 1 if kind == "pointwise" else draw(st.integers(1, 3))
     s = 1 if kind == "pointwise" else draw(st.integers(1, 3))
     sy = draw(st.integers(1, 3))

@@ -74,6 +74,18 @@ CASES = {
     "halo_s_innermost": (ConvLayer(k=2, c=1, y=2, x=2, r=1, s=8, stride_x=2),
                          Mapping(dram={"K": 2, "S": 2}, l2={"S": 2}, spatial={"S": 2}, l1={"Y": 2, "X": 2},
                                  dram_order="NKCYXRS", l2_order="NKCYXRS"), ("S",)),
+    # A matrix product: M on Y (spatial), the product's N on K, its reduction on C.
+    "gemm": (ConvLayer.gemm(6, 4, 6),
+             Mapping(dram={"K": 2, "C": 3}, l2={"Y": 3}, spatial={"Y": 2, "C": 2}, l1={"K": 2},
+                     dram_order="NCKYXRS"), ("Y", "C")),
+    # Attention's Q x K^T for 3 heads: N (heads) indexes every tensor, so spatial heads get their own
+    # weight tiles (no multicast of B) and an N loop above a buffer refetches its B tile.
+    "bmm_heads": (ConvLayer.bmm(3, 4, 4, 2),
+                  Mapping(dram={"N": 3, "K": 2}, l2={"Y": 2}, spatial={"K": 2, "Y": 2}, l1={"C": 2},
+                          dram_order="KNCYXRS", l2_order="NKCYXRS"), ("K", "Y")),
+    "bmm_heads_spatial": (ConvLayer.bmm(4, 2, 3, 2),
+                          Mapping(dram={"Y": 2}, l2={"N": 2, "K": 3}, spatial={"N": 2}, l1={"C": 2},
+                                  l2_order="KNCYXRS"), ("N",)),
     # Pointwise (R = S = 1) with batch.
     "pointwise_batch": (ConvLayer(k=3, c=2, y=2, x=2, n=2),
                         Mapping(dram={"N": 2}, l2={"K": 3}, spatial={"C": 2}, l1={"Y": 2, "X": 2}), ("C",)),

@@ -466,8 +466,7 @@ def cmd_list(args) -> int:
     print("networks (--network NAME):")
     for name in NETWORKS:
         net = get_network(name)
-        print(f"  {name:14s} {len(net.layers):3d} layers, {net.macs / 1e9:7.3f} GMACs at "
-              f"{net.input_size[0]}x{net.input_size[1]}")
+        print(f"  {name:14s} {len(net.layers):3d} layers, {net.macs / 1e9:7.3f} GMACs at {net.describe_input()}")
     print("energy tables (--energy NAME):")
     for t in ENERGY_TABLES.values():
         print(f"  {t.name:22s} [{t.unit}] {t.source}")

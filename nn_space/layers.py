@@ -258,6 +258,11 @@ class Network:
     layers: tuple[ConvLayer, ...]
     input_size: tuple[int, int] = (224, 224)
     uncosted: tuple[UncostedOp, ...] = ()
+    #: What the input is when it is not an input_size image (a token model: "128 tokens").
+    input_text: str = ""
+
+    def describe_input(self) -> str:
+        return self.input_text or f"{self.input_size[0]}x{self.input_size[1]}"
 
     def uncosted_totals(self) -> dict[str, tuple[int, int]]:
         """{op: (count, elements)} of the uncosted operations, in first-seen order."""

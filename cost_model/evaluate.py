@@ -10,7 +10,7 @@ import numba
 import numpy as np
 
 from mapping.spec import Mapping, MappingSpecError
-from nn_space.layers import DIM_ALIASES, DIMS, ConvLayer, Network
+from nn_space.layers import DIM_ALIASES, DIMS, ConvLayer, Network, uncosted_totals
 
 from .accelerator import Accelerator
 from .kernel import evaluate_batch, evaluate_batch_parallel, evaluate_into, layer_vector
@@ -216,6 +216,7 @@ class NetworkTotals:
     layers: tuple
     network: str
     mapping_source: str
+    uncosted: tuple  # the network's UncostedOps (operations the model does not cost)
 
     def _hardware(self) -> tuple[str, str, float, int]:
         raise NotImplementedError
@@ -259,7 +260,8 @@ class NetworkTotals:
                 "macs": self.macs, "energy": self.energy, "energy_unit": unit,
                 "cycles": self.cycles, "latency_s": self.latency_s, "edp": self.edp,
                 "utilization": self.utilization,
-                **{f"energy_{k}": v for k, v in self.energy_breakdown().items()}}
+                **{f"energy_{k}": v for k, v in self.energy_breakdown().items()},
+                "uncosted": {op: {"count": c, "elements": e} for op, (c, e) in uncosted_totals(self.uncosted).items()}}
 
 
 @dataclass(frozen=True, eq=False)
@@ -270,6 +272,7 @@ class NetworkCost(NetworkTotals):
     accelerator: Accelerator
     layers: tuple[LayerCost, ...]
     mapping_source: str
+    uncosted: tuple = ()
 
     def _hardware(self) -> tuple[str, str, float, int]:
         a = self.accelerator
@@ -319,7 +322,7 @@ def evaluate_network(network: Network, acc: Accelerator, mapper: Mapper,
             by_shape[layer.shape_key] = cached
         if isinstance(cached, LayerCost):
             layers.append(LayerCost(layer, cached.mapping, cached.stats, cached.energy_unit))
-    cost = NetworkCost(network.name, acc, tuple(layers), mapping_source)
+    cost = NetworkCost(network.name, acc, tuple(layers), mapping_source, network.uncosted)
     if errors:
         raise NetworkEvaluationError(errors, cost)
     return cost

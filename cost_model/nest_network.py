@@ -23,6 +23,7 @@ class NestNetworkCost(NetworkTotals):
     hierarchy: Hierarchy
     layers: tuple[NestCost, ...]
     mapping_source: str
+    uncosted: tuple = ()
 
     def _hardware(self) -> tuple[str, str, float, int]:
         h = self.hierarchy
@@ -59,7 +60,7 @@ def evaluate_nest_network(network: Network, hier: Hierarchy, mapper: NestMapper,
             by_shape[layer.shape_key] = cached
         if isinstance(cached, NestCost):
             layers.append(NestCost(layer, hier, cached.mapping, cached.stats))
-    cost = NestNetworkCost(network.name, hier, tuple(layers), mapping_source)
+    cost = NestNetworkCost(network.name, hier, tuple(layers), mapping_source, network.uncosted)
     if errors:
         raise NetworkEvaluationError(errors, cost)
     return cost

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Sequence
+from typing import Any, Mapping as MappingT, Sequence
 
 import numpy as np
 
@@ -94,19 +94,21 @@ class NestMapping:
             levels.append(d)
         return {"levels": levels, **({"label": self.label} if self.label else {})}
 
-    def loop_nest(self, names: Sequence[str] | None = None) -> str:
-        """The loop nest as text, like Timeloop's mapping printout (trivial loops hidden)."""
+    def loop_nest(self, names: Sequence[str] | None = None, dim_names: MappingT[str, str] | None = None) -> str:
+        """The loop nest as text, like Timeloop's mapping printout (trivial loops hidden); ``dim_names``
+        renames dims in the printout (a matrix product's GEMM names: ``ConvLayer.dim_names``)."""
+        show = dim_names or {}
         lines, depth = [], 0
         for i, lm in enumerate(self.levels):
             lines.append(f"{'  ' * depth}{names[i] if names else f'level {i}'}")
             for d in lm.order:
                 f = lm.factors[DIMS.index(d)]
                 if f > 1:
-                    lines.append(f"{'  ' * depth}| for {d} in [0:{f})")
+                    lines.append(f"{'  ' * depth}| for {show.get(d, d)} in [0:{f})")
                     depth += 1
             for d, f in zip(DIMS, lm.spatial):
                 if f > 1:
-                    lines.append(f"{'  ' * depth}| par-for {d} in [0:{f})")
+                    lines.append(f"{'  ' * depth}| par-for {show.get(d, d)} in [0:{f})")
                     depth += 1
         lines.append(f"{'  ' * depth}<< MAC >>")
         return "\n".join(lines)

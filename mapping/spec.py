@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Sequence
+from typing import Mapping as MappingT, Sequence
 
 import numpy as np
 
@@ -108,8 +108,10 @@ class Mapping:
                 "l1": {"factors": nz(self.l1), "order": self.l1_order},
                 **({"label": self.label} if self.label else {})}
 
-    def loop_nest(self, parallel_dims: Sequence[str] = ()) -> str:
-        """The mapping printed as a loop nest, like Timeloop's mapping output (trivial loops hidden)."""
+    def loop_nest(self, parallel_dims: Sequence[str] = (), dim_names: MappingT[str, str] | None = None) -> str:
+        """The mapping printed as a loop nest, like Timeloop's mapping output (trivial loops hidden);
+        ``dim_names`` renames dims in the printout (a matrix product's GEMM names: ``ConvLayer.dim_names``)."""
+        show = dim_names or {}
         lines, depth = [], 0
         for level, factors, order in (("DRAM", self.dram, self.dram_order),
                                       ("L2", self.l2, self.l2_order)):
@@ -117,18 +119,18 @@ class Mapping:
             for d in order:
                 f = factors[DIMS.index(d)]
                 if f > 1:
-                    lines.append(f"{'  ' * depth}| for {d} in [0:{f})")
+                    lines.append(f"{'  ' * depth}| for {show.get(d, d)} in [0:{f})")
                     depth += 1
         par = [(d, self.spatial[DIMS.index(d)]) for d in DIMS if self.spatial[DIMS.index(d)] > 1]
         for d, f in par:
             axis = f" (array dim {list(parallel_dims).index(d)})" if d in parallel_dims else ""
-            lines.append(f"{'  ' * depth}| par-for {d} in [0:{f}){axis}")
+            lines.append(f"{'  ' * depth}| par-for {show.get(d, d)} in [0:{f}){axis}")
             depth += 1
         lines.append(f"{'  ' * depth}L1 (per PE)")
         for d in self.l1_order:
             f = self.l1[DIMS.index(d)]
             if f > 1:
-                lines.append(f"{'  ' * depth}| for {d} in [0:{f})")
+                lines.append(f"{'  ' * depth}| for {show.get(d, d)} in [0:{f})")
                 depth += 1
         lines.append(f"{'  ' * depth}<< MAC >>")
         return "\n".join(lines)

@@ -103,6 +103,9 @@ def _format_cost(cost, unit: str, described: str, clock_hz: float, bound_of) -> 
         f"{clock_hz / 1e6:g} MHz; utilization {100 * t['utilization']:.1f}%",
         f"EDP          {t['edp']:.4e} {unit}*cycles  (network EDP = total energy x total cycles)",
     ]
+    if t["uncosted"]:
+        ops = ", ".join(f"{op} x{v['count']} ({v['elements'] / 1e6:.3g} M elements)" for op, v in t["uncosted"].items())
+        lines.append(f"not costed   {ops}")
     return "\n".join(lines)
 
 
@@ -158,7 +161,7 @@ def _print_mappings(cost, names) -> None:
     for lc in cost.layers:
         if lc.layer.shape_key not in seen:
             seen.add(lc.layer.shape_key)
-            print(f"\n{lc.layer.name}: {lc.layer.describe()}\n{lc.mapping.loop_nest(names)}")
+            print(f"\n{lc.layer.name}: {lc.layer.describe()}\n{lc.mapping.loop_nest(names, lc.layer.dim_names)}")
 
 
 def _write_csv(args, cost) -> None:

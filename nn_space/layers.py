@@ -21,6 +21,8 @@ MAX_ELEMENTS = 1 << 48
 #: product with a weight operand (``gemm``: nn.Linear on a sequence) or a batch of products of two activations
 #: (``bmm``: attention's Q x K^T and A x V per head and sample).
 OPS = ("conv", "gemm", "bmm")
+#: A matrix product's loop dims in GEMM terms (batch, M, N, K), for printouts: naas dim -> GEMM name.
+MATMUL_DIM_NAMES = {"N": "B", "Y": "M", "K": "N", "C": "K"}
 #: The layer vector's relevance code (``cost_model.kernel``): which loop dims index which tensor.
 RELEVANCE_CONV, RELEVANCE_DEPTHWISE, RELEVANCE_BATCHED = 0, 1, 2
 
@@ -125,6 +127,11 @@ class ConvLayer:
         if self.depthwise:
             return RELEVANCE_DEPTHWISE
         return RELEVANCE_BATCHED if self.op == "bmm" and self.n > 1 else RELEVANCE_CONV
+
+    @property
+    def dim_names(self) -> dict[str, str]:
+        """How printouts name the loop dims: GEMM names for a matrix product, else the dims themselves."""
+        return dict(MATMUL_DIM_NAMES) if self.is_matmul else {}
 
     @property
     def gemm_dims(self) -> tuple[int, int, int, int]:
@@ -250,6 +257,16 @@ class UncostedOp:
         object.__setattr__(self, "elements", int(e))
 
 
+def uncosted_totals(ops) -> dict[str, tuple[int, int]]:
+    """{op: (count, elements)} of uncosted operations, in first-seen order."""
+    out: dict[str, list[int]] = {}
+    for u in ops:
+        entry = out.setdefault(u.op, [0, 0])
+        entry[0] += 1
+        entry[1] += u.elements
+    return {op: (c, e) for op, (c, e) in out.items()}
+
+
 @dataclass(frozen=True)
 class Network:
     """A named list of layers, in execution order, and the operations it has that are not costed."""
@@ -265,13 +282,7 @@ class Network:
         return self.input_text or f"{self.input_size[0]}x{self.input_size[1]}"
 
     def uncosted_totals(self) -> dict[str, tuple[int, int]]:
-        """{op: (count, elements)} of the uncosted operations, in first-seen order."""
-        out: dict[str, list[int]] = {}
-        for u in self.uncosted:
-            entry = out.setdefault(u.op, [0, 0])
-            entry[0] += 1
-            entry[1] += u.elements
-        return {op: (c, e) for op, (c, e) in out.items()}
+        return uncosted_totals(self.uncosted)
 
     @property
     def macs(self) -> int:

@@ -1,0 +1,45 @@
+"""Numba's on-disk cache, kept apart for each version of the kernel sources.
+
+Numba checks a cached kernel only against the file that defines it (its modification time and size). A
+kernel that inlines another module's kernel keeps running the old code after that module changes:
+``mapping.default_kernel.grow_default_rows`` inlines ``cost_model.kernel.evaluate_into``, and after the
+relevance code of batched matrix products was added to cost_model/kernel.py, the cached default-mapping
+kernel still grew tiles by the old rule and returned a mapping that ``evaluate_stats`` refused (L2 overflow).
+
+So unless the user set NUMBA_CACHE_DIR, the cache lives in ``cost_model/__pycache__/numba-<digest>``, the digest
+of every source file of the packages that hold kernels (cost_model, mapping, nn_space): a change to any of
+them starts a fresh cache. Where that folder cannot be written, Numba falls back to its own locations. Every
+package with kernels imports this module before it defines one (its ``__init__``).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numba
+
+KERNEL_PACKAGES = ("cost_model", "mapping", "nn_space")
+
+
+def source_digest(root: Path) -> str:
+    """A digest of the .py files of ``KERNEL_PACKAGES`` under ``root`` (their names and contents)."""
+    h = hashlib.sha256()
+    for package in KERNEL_PACKAGES:
+        for path in sorted((root / package).glob("*.py")):
+            h.update(path.name.encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def use_versioned_cache() -> str | None:
+    """Point Numba's cache at the folder of the current sources (unless NUMBA_CACHE_DIR is set); the folder."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return None
+    here = Path(__file__).resolve().parent
+    folder = here / "__pycache__" / f"numba-{source_digest(here.parent)}"
+    numba.config.CACHE_DIR = str(folder)
+    return str(folder)
+
+
+CACHE_FOLDER = use_versioned_cache()

@@ -1,0 +1,34 @@
+"""Numba's cache is kept per version of the kernel sources (cost_model.numba_cache)."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numba
+
+from cost_model import numba_cache
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_cache_folder_follows_the_sources(tmp_path):
+    for package in numba_cache.KERNEL_PACKAGES:
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    before = numba_cache.source_digest(tmp_path)
+    assert before == numba_cache.source_digest(ROOT)
+    kernel = tmp_path / "cost_model" / "kernel.py"
+    kernel.write_text(kernel.read_text() + "\n# a change in a module other kernels inline\n")
+    assert numba_cache.source_digest(tmp_path) != before
+
+
+def test_numba_uses_the_versioned_folder_unless_the_user_chose_one(tmp_path):
+    if not os.environ.get("NUMBA_CACHE_DIR"):
+        assert numba.config.CACHE_DIR == numba_cache.CACHE_FOLDER
+        assert Path(numba_cache.CACHE_FOLDER).name == f"numba-{numba_cache.source_digest(ROOT)}"
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", "import cost_model, numba; print(numba.config.CACHE_DIR)"],
+                         env=env, cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    assert out == str(tmp_path)

@@ -1,7 +1,7 @@
 """The 3-level kernel over mappings of many (layer, accelerator) problems in one call."""
 from __future__ import annotations
 
-from numba import njit
+from cost_model.numba_cache import njit
 
 from .kernel import evaluate_into
 

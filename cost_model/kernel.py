@@ -25,7 +25,9 @@ Semantics (Timeloop v3 conventions, SPEC §5). All counts are on the iteration s
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from cost_model.numba_cache import njit
 
 from .accelerator import (HW_AXIS_OF_DIM, HW_AXIS_SIZE, HW_DRAM_BW, HW_ENERGY, HW_L1_PART,
                           HW_L1_WORDS, HW_L2_BW, HW_L2_WORDS, HW_NUM_PES)

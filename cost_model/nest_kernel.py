@@ -29,7 +29,9 @@ energy (fills delivered and partial sums sent up); MACs x MAC energy.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from cost_model.numba_cache import njit
 
 from .kernel import O_MASK, RELEVANCE_BATCHED, RELEVANCE_DEPTHWISE, _distinct_offsets, w_mask
 from .window import window_loop, window_start

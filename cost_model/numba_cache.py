@@ -9,7 +9,9 @@ kernel still grew tiles by the old rule and returned a mapping that ``evaluate_s
 So unless the user set NUMBA_CACHE_DIR, the cache lives in ``cost_model/__pycache__/numba-<digest>``, the digest
 of every source file of the packages that hold kernels (cost_model, mapping, nn_space): a change to any of
 them starts a fresh cache. Where that folder cannot be written, Numba falls back to its own locations. Every
-package with kernels imports this module before it defines one (its ``__init__``).
+module that defines a kernel takes its ``njit`` from here, so the folder is set before any kernel is defined
+(not in the packages' ``__init__``: ``import naas`` and ``naas.reproducible()`` must not load numpy before they
+pin OpenBLAS).
 """
 from __future__ import annotations
 
@@ -18,6 +20,9 @@ import os
 from pathlib import Path
 
 import numba
+from numba import njit
+
+__all__ = ["njit", "source_digest", "use_versioned_cache", "CACHE_FOLDER"]
 
 KERNEL_PACKAGES = ("cost_model", "mapping", "nn_space")
 

@@ -21,7 +21,7 @@ loops innermost first; ``state[0]`` is then the fills of one tile instance.
 """
 from __future__ import annotations
 
-from numba import njit
+from cost_model.numba_cache import njit
 
 _N, _K, _C, _Y, _X, _R, _S = range(7)
 

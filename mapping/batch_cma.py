@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from cost_model.numba_cache import njit
 
 #: stopping thresholds (pycma's options of the same names, as ``mapping.search`` sets them)
 TOLFUN, TOLX = 1e-4, 1e-4

@@ -12,7 +12,7 @@ import math
 from typing import Sequence
 
 import numpy as np
-from numba import njit
+from cost_model.numba_cache import njit
 
 from cost_model.accelerator import Accelerator
 from cost_model.batch_kernel import evaluate_rows

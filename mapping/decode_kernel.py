@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from cost_model.numba_cache import njit
 
 from .spec import F_DRAM, F_L1, F_L2, F_SPATIAL, O_DRAM, O_L1, O_L2
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from cost_model.numba_cache import njit
 
 from cost_model.kernel import evaluate_into
 from cost_model.stats import NUM_STATS

@@ -27,7 +27,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from numba import njit
+from cost_model.numba_cache import njit
 
 from nn_space.layers import ConvLayer
 

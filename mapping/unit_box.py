@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 from cma.boundary_handler import BoundTransform
-from numba import njit
+from cost_model.numba_cache import njit
 
 
 class UnitBox:

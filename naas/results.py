@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nn_space.layers import uncosted_totals
+
 
 @dataclass(frozen=True)
 class NetworkResult:
@@ -33,6 +35,11 @@ class NetworkResult:
     def mappings(self) -> dict[str, Any]:
         """Each layer's mapping, by layer name."""
         return {lc.layer.name: lc.mapping for lc in self.cost.layers}
+
+    @property
+    def uncosted(self) -> dict[str, tuple[int, int]]:
+        """The network's operations the model does not cost (softmax, layer norm, ...): {op: (count, elements)}."""
+        return uncosted_totals(self.cost.uncosted)
 
     def energy_breakdown(self) -> dict[str, float]:
         """Energy by component (the model's classes), in ``energy_unit``."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from numba import njit
+from cost_model.numba_cache import njit
 
 from .ofa_spaces import (MobileNetV3Subnet, OFAMobileNetV3Space, OFAResNet50Space, ResNet50Subnet,
                          SubnetSpecError, get_space)

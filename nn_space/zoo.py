@@ -2,12 +2,15 @@
 
 Each builder follows the published architecture and torchvision's definition where one exists, so the
 MAC totals can be checked against SPEC §7. Sizes are tracked like ``torch.nn.Conv2d`` computes them.
+The transformers (BERT-base, ViT-B/16, GPT-2 small: gemm and bmm layers, the uncosted ops listed) are
+built in ``nn_space.transformers``.
 """
 from __future__ import annotations
 
 from typing import Callable
 
 from .layers import ConvLayer, Network
+from .transformers import TRANSFORMERS
 
 
 class LayerBuilder:
@@ -221,6 +224,7 @@ NETWORKS: dict[str, Callable[..., Network]] = {
     "squeezenet1_1": lambda input_size=224, batch=1: squeezenet("1.1", input_size, batch),
     "mnasnet": mnasnet_a1,
     "unet": unet,
+    **TRANSFORMERS,  # bert_base, bert_base_512, vit_b16, gpt2_prefill, gpt2_decode
 }
 
 

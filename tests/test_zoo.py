@@ -13,10 +13,40 @@ PUBLISHED_GMACS = {
 }
 
 
+# Transformers (issue 26; batch 1, the default input), in GMACs, within 2 %: torchvision's ViT_B_16 (17.56; timm
+# and fvcore: 17.6) and BERT-base at 128 tokens (11.2). tests/test_transformer_zoo.py has the closed forms.
+PUBLISHED_TRANSFORMER_GMACS = {"vit_b16": 17.56, "bert_base": 11.2}
+#: Networks with no single published MAC figure, checked against closed forms instead
+#: (test_unet_follows_the_paper_shapes, tests/test_transformer_zoo.py).
+CLOSED_FORM_ONLY = {"unet", "bert_base_512", "gpt2_prefill", "gpt2_decode"}
+
+
 @pytest.mark.parametrize("name", sorted(PUBLISHED_GMACS))
 def test_total_macs_match_published(name):
     macs = get_network(name).macs / 1e9
     assert abs(macs - PUBLISHED_GMACS[name]) / PUBLISHED_GMACS[name] < 0.05, macs
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED_TRANSFORMER_GMACS))
+def test_transformer_macs_match_published(name):
+    macs = get_network(name).macs / 1e9
+    assert abs(macs - PUBLISHED_TRANSFORMER_GMACS[name]) / PUBLISHED_TRANSFORMER_GMACS[name] < 0.02, macs
+
+
+def test_every_network_has_a_mac_check():
+    checked = set(PUBLISHED_GMACS) | set(PUBLISHED_TRANSFORMER_GMACS) | CLOSED_FORM_ONLY
+    assert set(NETWORKS) == checked, set(NETWORKS) ^ checked
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_every_network_is_named_and_scales_with_batch(name):
+    net = get_network(name)
+    assert net.name == name and net.describe_input()
+    names = [layer.name for layer in net.layers]
+    assert all(names) and len(set(names)) == len(names)  # names are shown in the tables
+    assert not {u.name for u in net.uncosted} & set(names)
+    assert net.macs == sum(layer.macs for layer in net.layers) > 0  # uncosted ops carry no MACs
+    assert get_network(name, batch=2).macs == 2 * net.macs
 
 
 def test_unet_follows_the_paper_shapes():
@@ -79,3 +109,7 @@ def test_unknown_network_lists_the_choices():
     with pytest.raises(KeyError, match="resnet50"):
         get_network("resnet51")
     assert set(NETWORKS) >= {"vgg16", "resnet50", "unet", "mobilenetv2", "squeezenet", "mnasnet", "alexnet"}
+    assert set(NETWORKS) >= {"bert_base", "bert_base_512", "vit_b16", "gpt2_prefill", "gpt2_decode"}
+    with pytest.raises(KeyError, match="gpt2_decode"):
+        get_network("gpt3")
+    assert get_network("GPT2-decode").name == get_network("gpt2decode").name == "gpt2_decode"

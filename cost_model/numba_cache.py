@@ -7,8 +7,9 @@ relevance code of batched matrix products was added to cost_model/kernel.py, the
 kernel still grew tiles by the old rule and returned a mapping that ``evaluate_stats`` refused (L2 overflow).
 
 So unless the user set NUMBA_CACHE_DIR, the cache lives in ``cost_model/__pycache__/numba-<digest>``, the digest
-of every source file of the packages that hold kernels (cost_model, mapping, nn_space): a change to any of
-them starts a fresh cache. Where that folder cannot be written, Numba falls back to its own locations. Every
+of the sources kernels can depend on (``KERNEL_SOURCES``: every module of cost_model and mapping, whose kernels
+inline each other and freeze their constants, and nn_space's one kernel module): a change to any of them starts
+a fresh cache; editing a network in the zoo does not. Folders of other versions unused for a day are removed. Where that folder cannot be written, Numba falls back to its own locations. Every
 module that defines a kernel takes its ``njit`` from here, so the folder is set before any kernel is defined
 (not in the packages' ``__init__``: ``import naas`` and ``naas.reproducible()`` must not load numpy before they
 pin OpenBLAS).
@@ -24,17 +25,32 @@ from numba import njit
 
 __all__ = ["njit", "source_digest", "use_versioned_cache", "CACHE_FOLDER"]
 
-KERNEL_PACKAGES = ("cost_model", "mapping", "nn_space")
+#: The files (globs under the repository root) whose contents key the cache.
+KERNEL_SOURCES = ("cost_model/*.py", "mapping/*.py", "nn_space/accuracy.py")
+STALE_AFTER_S = 24 * 3600
 
 
 def source_digest(root: Path) -> str:
-    """A digest of the .py files of ``KERNEL_PACKAGES`` under ``root`` (their names and contents)."""
+    """A digest of the ``KERNEL_SOURCES`` under ``root`` (their paths and contents)."""
     h = hashlib.sha256()
-    for package in KERNEL_PACKAGES:
-        for path in sorted((root / package).glob("*.py")):
-            h.update(path.name.encode())
+    for pattern in KERNEL_SOURCES:
+        for path in sorted(root.glob(pattern)):
+            h.update(path.relative_to(root).as_posix().encode())
             h.update(path.read_bytes())
     return h.hexdigest()[:16]
+
+
+def _remove_stale(folder: Path) -> None:
+    """Remove the cache folders of other source versions that were not used for ``STALE_AFTER_S``."""
+    import shutil
+    import time
+
+    try:
+        for other in folder.parent.glob("numba-*"):
+            if other != folder and time.time() - other.stat().st_mtime > STALE_AFTER_S:
+                shutil.rmtree(other, ignore_errors=True)
+    except OSError:
+        pass
 
 
 def use_versioned_cache() -> str | None:
@@ -44,6 +60,7 @@ def use_versioned_cache() -> str | None:
     here = Path(__file__).resolve().parent
     folder = here / "__pycache__" / f"numba-{source_digest(here.parent)}"
     numba.config.CACHE_DIR = str(folder)
+    _remove_stale(folder)
     return str(folder)
 
 

@@ -5,6 +5,7 @@ import argparse
 import json
 import logging
 import sys
+import textwrap
 from dataclasses import replace
 from pathlib import Path
 
@@ -105,7 +106,7 @@ def _format_cost(cost, unit: str, described: str, clock_hz: float, bound_of) -> 
     ]
     if t["uncosted"]:
         ops = ", ".join(f"{op} x{v['count']} ({v['elements'] / 1e6:.3g} M elements)" for op, v in t["uncosted"].items())
-        lines.append(f"not costed   {ops}")
+        lines.append(textwrap.fill(ops, 110, initial_indent="not costed   ", subsequent_indent=" " * 13))
     return "\n".join(lines)
 
 

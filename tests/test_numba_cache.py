@@ -15,13 +15,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_cache_folder_follows_the_sources(tmp_path):
-    for package in numba_cache.KERNEL_PACKAGES:
+    for package in ("cost_model", "mapping", "nn_space"):
         shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
     before = numba_cache.source_digest(tmp_path)
     assert before == numba_cache.source_digest(ROOT)
-    kernel = tmp_path / "cost_model" / "kernel.py"
-    kernel.write_text(kernel.read_text() + "\n# a change in a module other kernels inline\n")
-    assert numba_cache.source_digest(tmp_path) != before
+    zoo = tmp_path / "nn_space" / "zoo.py"
+    zoo.write_text(zoo.read_text() + "\n# a network edited: no kernel depends on it\n")
+    assert numba_cache.source_digest(tmp_path) == before
+    for changed in ("cost_model/kernel.py", "cost_model/accelerator.py", "nn_space/accuracy.py"):
+        path = tmp_path / changed  # a kernel, constants kernels freeze, nn_space's kernel module
+        path.write_text(path.read_text() + "\n# changed\n")
+        assert numba_cache.source_digest(tmp_path) != before, changed
+        before = numba_cache.source_digest(tmp_path)
 
 
 def test_numba_uses_the_versioned_folder_unless_the_user_chose_one(tmp_path):

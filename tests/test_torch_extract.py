@@ -1,10 +1,12 @@
 """Layer lists read from torch modules with forward hooks, checked against the zoo's own builders."""
 from __future__ import annotations
 
+import math
+
 import pytest
 
 torch = pytest.importorskip("torch")
-nn = torch.nn
+nn, F = torch.nn, torch.nn.functional
 
 from nn_space.layers import LayerSpecError  # noqa: E402
 from nn_space.torch_extract import layers_from_torch  # noqa: E402
@@ -81,3 +83,73 @@ def test_unsupported_layers_are_named():
         layers_from_torch(nn.Sequential(nn.Conv2d(3, 8, 3, dilation=2)), (1, 3, 16, 16))
     with pytest.raises(LayerSpecError, match="layer '0': only ConvTranspose2d with kernel == stride"):
         layers_from_torch(nn.Sequential(nn.ConvTranspose2d(3, 8, 3, 2)), (1, 3, 16, 16))
+
+
+def test_default_input_and_cnn_uncosted_ops():
+    """The default input is still zeros of (1, 3, 224, 224); a CNN's layers are as before, and what it does
+    besides (ReLUs, pools) is listed as uncosted with the elements it produces."""
+    net = layers_from_torch(torch_alexnet(), name="alexnet")
+    assert [lay.shape_key for lay in net.layers] == [lay.shape_key for lay in get_network("alexnet").layers]
+    assert [lay.op for lay in net.layers] == ["conv"] * 8 and net.layers[-1].name == "19"
+    assert net.input_size == (224, 224) and net.input_text == ""
+    assert net.uncosted_totals() == {"relu": (7, 64 * 55 * 55 + 192 * 27 * 27 + 384 * 13 * 13 + 2 * 256 * 13 * 13
+                                              + 2 * 4096),
+                                     "max_pool": (3, 64 * 27 * 27 + 192 * 13 * 13 + 256 * 6 * 6),
+                                     "avg_pool": (1, 256 * 6 * 6)}
+
+
+@pytest.mark.parametrize("shape, op, dims", [
+    ((8,), "conv", (1, 1, 10, 8)),          # a vector: fc, N = 1
+    ((3, 8), "conv", (3, 1, 10, 8)),        # rows: fc, N = rows (as before)
+    ((2, 5, 8), "gemm", (1, 10, 10, 8)),    # a sequence: gemm, M = tokens x batch
+    ((2, 3, 5, 8), "gemm", (1, 30, 10, 8)),
+])
+def test_linear_is_fc_on_rows_and_gemm_on_sequences(shape, op, dims):
+    net = layers_from_torch(nn.Sequential(nn.Linear(8, 10)), example_inputs=torch.randn(*shape))
+    (layer,) = net.layers
+    assert (layer.name, layer.op, layer.gemm_dims, layer.macs) == ("0", op, dims, math.prod(shape) * 10)
+
+
+class Products(nn.Module):
+    """Each product torch offers, with a parameter operand (a weight: fc / gemm) or two activations (bmm)."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(8, 6))
+        self.wl = nn.Parameter(torch.randn(3, 8))
+        self.head_w = nn.Parameter(torch.randn(2, 8, 4))
+        self.bias = nn.Parameter(torch.zeros(6))
+
+    def forward(self, x):                                    # x: (2, 5, 8)
+        a = x @ self.w                                       # gemm M10 N6 K8
+        b = torch.matmul(self.wl, x.transpose(1, 2))         # W (3, 8) @ (2, 8, 5): gemm M10 N3 K8
+        c = F.linear(x, self.w.t())                          # a view of a parameter is a weight: gemm M10 N6 K8
+        s = torch.bmm(x, x.transpose(1, 2))                  # bmm 2x M5 N5 K8
+        s = torch.baddbmm(s, x, x.transpose(1, 2))           # bmm 2x M5 N5 K8, and the add of s (uncosted)
+        d = torch.addmm(self.bias, x[0], self.w)             # 2-D rows: fc N5, the bias is part of it
+        e = torch.einsum("bsd,de->bse", x, self.w)           # gemm M10 N6 K8
+        f = torch.einsum("bsd,hde->bhse", x, self.head_w)    # h, e are both columns: gemm M10 N8 K8
+        h = torch.einsum("bshd,hde->bshe", x.view(2, 5, 2, 4), self.head_w[:, :4])  # per head: bmm 2x M10 N4 K4
+        g = x.unsqueeze(1) @ x.unsqueeze(0).transpose(-1, -2)  # (2, 1, 5, 8) @ (1, 2, 8, 5): bmm 4x M5 N5 K8
+        r = x + x.mean(dim=1, keepdim=True)                  # an add of two activations, broadcast: not residual
+        return a, b, c, s, d, e, f, h, g, r
+
+
+def test_matmul_family_with_weights_and_activations():
+    net = layers_from_torch(nn.Sequential(Products()), example_inputs=torch.randn(2, 5, 8))
+    assert [(lay.name, lay.op, lay.gemm_dims) for lay in net.layers] == [
+        ("0.matmul", "gemm", (1, 10, 6, 8)), ("0.matmul_1", "gemm", (1, 10, 3, 8)), ("0.linear", "gemm", (1, 10, 6, 8)),
+        ("0.bmm", "bmm", (2, 5, 5, 8)), ("0.baddbmm", "bmm", (2, 5, 5, 8)), ("0.addmm", "conv", (5, 1, 6, 8)),
+        ("0.einsum", "gemm", (1, 10, 6, 8)), ("0.einsum_1", "gemm", (1, 10, 8, 8)),
+        ("0.einsum_2", "bmm", (2, 10, 4, 4)), ("0.matmul_2", "bmm", (4, 5, 5, 8))]
+    assert [(u.name, u.op, u.elements) for u in net.uncosted] == [("0.add", "add", 2 * 5 * 5), ("0.mean", "mean", 16),
+                                                                  ("0.add_1", "add", 2 * 5 * 8)]
+
+
+def test_linear_names_and_uncosted_names_carry_the_module_path():
+    model = nn.Sequential(nn.Sequential(nn.Linear(8, 8), nn.GELU(), nn.Linear(8, 8)), nn.LayerNorm(8))
+    net = layers_from_torch(model, example_inputs=torch.randn(2, 4, 8))
+    assert [lay.name for lay in net.layers] == ["0.0", "0.2"]
+    assert [(u.name, u.op, u.elements) for u in net.uncosted] == [("0.1.gelu", "gelu", 64),
+                                                                  ("1.layernorm", "layernorm", 64)]
+    assert net.input_text == "2x4 tokens"

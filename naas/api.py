@@ -36,17 +36,24 @@ def load_accelerator(source: Any) -> Design:
     return load_design(source)
 
 
-def network(source: Any, input_size: int | None = None, batch: int = 1, name: str | None = None) -> Network:
-    """A network from the zoo (``'resnet50'``), an ONNX file (``.onnx``), a Timeloop problem file (``.yaml``:
-    one layer), a ``torch.nn.Module`` (traced on zeros of ``batch x 3 x input_size x input_size``), or a
-    ``Network`` (returned as is)."""
+def network(source: Any, input_size: int | None = None, batch: int = 1, name: str | None = None,
+            example_inputs: Any = None) -> Network:
+    """A network from the zoo (``'resnet50'``, ``'bert_base'``: ``input_size`` is the image size or the number of
+    tokens), an ONNX file (``.onnx``), a Timeloop problem file (``.yaml``: one layer), a ``torch.nn.Module``
+    (run once on ``example_inputs``, e.g. token ids or a (batch, tokens, width) tensor, or else on zeros of
+    ``batch x 3 x input_size x input_size``), or a ``Network`` (returned as is)."""
     if isinstance(source, Network):
         return source
     if hasattr(source, "named_modules") and callable(getattr(source, "forward", None)):  # a torch module
         from nn_space.torch_extract import layers_from_torch
 
+        label = name or type(source).__name__
+        if example_inputs is not None:
+            return layers_from_torch(source, name=label, example_inputs=example_inputs)
         size = input_size or 224
-        return layers_from_torch(source, (batch, 3, size, size), name=name or type(source).__name__)
+        return layers_from_torch(source, (batch, 3, size, size), name=label)
+    if example_inputs is not None:
+        raise NaasError("example_inputs: only a torch.nn.Module is run on example inputs", "example_inputs")
     if not isinstance(source, (str, Path)):
         raise NaasError(f"network: {type(source).__name__} (allowed: a zoo name, an .onnx or Timeloop .yaml "
                         "file, a torch.nn.Module or a Network)", "network")

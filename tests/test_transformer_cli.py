@@ -52,3 +52,23 @@ def test_search_and_sweep_take_a_transformer(tmp_path, capsys):
                                                    "dram.bandwidth": [8, 32]}}))
     assert main(["sweep", "--grid", str(grid), "--out", str(tmp_path / "w"), "--quiet"]) == 0
     assert "4 designs (4 evaluated now" in capsys.readouterr().out
+
+
+def test_api_network_runs_a_torch_transformer_on_example_inputs():
+    import pytest
+    import torch
+
+    import naas
+
+    layer = torch.nn.TransformerEncoderLayer(64, 4, 128, batch_first=True)
+    net = naas.network(torch.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False),
+                       example_inputs=torch.zeros(2, 16, 64), name="tiny")
+    assert net.describe_input() == "2x16 tokens"
+    kinds = [(lc.op, lc.describe()) for lc in net.layers[:3]]
+    assert kinds == [("gemm", "gemm M32 N192 K64"), ("bmm", "bmm 8x M16 N16 K16"), ("bmm", "bmm 8x M16 N16 K16")]
+    d, t, ff = 64, 32, 128  # per layer: in_proj 3 d^2 t, two products 2 (b h) s^2 (d/h), out_proj, the FFN
+    assert net.macs == 2 * (3 * d * d * t + 2 * 8 * 16 * 16 * 16 + d * d * t + 2 * d * ff * t)
+    r = naas.evaluate(net, "edgetpu", mapping="default")
+    assert r.uncosted["softmax"] == (2, 2 * 8 * 16 * 16)
+    with pytest.raises(naas.NaasError, match="example_inputs: only a torch.nn.Module"):
+        naas.network("resnet50", example_inputs=torch.zeros(1))

@@ -212,3 +212,17 @@ def test_encoding_ablation_hardware_settings():
                                 "final_budget": 0, "encoding": "index", "warm_start": "baseline",
                                 "elite_mutants": 0, "elite_sigma": 0.05, "inner_start": "default",
                                 "inner_sigma0": 0.25, "final_portfolio": False}
+
+
+def test_transformer_zoo_table(tmp_path):
+    from experiments import transformer_zoo
+    from nn_space.zoo import get_network
+
+    transformer_zoo.main(["--out", str(tmp_path)])
+    nets = pd.read_csv(tmp_path / "zoo.csv").set_index("network")
+    assert nets.loc["vit_b16", "GMACs"] == get_network("vit_b16").macs / 1e9
+    assert abs(nets.loc["bert_base", "difference %"]) < 2 and abs(nets.loc["vit_b16", "difference %"]) < 2
+    ops = pd.read_csv(tmp_path / "zoo_uncosted.csv")
+    soft = ops[(ops.network == "gpt2_prefill") & (ops.op == "softmax")].iloc[0]
+    assert soft["count"] == 12 and soft["M elements"] == 12 * 12 * 1024 * 1024 / 1e6
+    assert "## Operations the model does not cost" in (tmp_path / "zoo.md").read_text()

@@ -61,8 +61,8 @@ def network(source: Any, input_size: int | None = None, batch: int = 1, name: st
     if text.lower().endswith(".onnx"):
         from nn_space.onnx_import import layers_from_onnx
 
-        shape = (batch, 3, input_size or 224, input_size or 224) if input_size or batch != 1 else None
-        return layers_from_onnx(text, name=name, input_shape=shape)
+        resize = input_size is not None or batch != 1  # else the shapes the model declares
+        return layers_from_onnx(text, name=name, input_size=input_size, batch=batch if resize else None)
     if text.lower().endswith((".yaml", ".yml")):
         from nn_space.timeloop_problem import load_timeloop_problem
 

@@ -500,7 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="built-in name (see 'naas list') or path to an accelerator YAML file")
     ev.add_argument("--network", "-n", default="resnet50",
                     help="built-in network (see 'naas list') or an ONNX model file (.onnx; needs 'onnx')")
-    ev.add_argument("--input-size", type=int, default=None, help="input height = width (default: the network's)")
+    ev.add_argument("--input-size", type=int, default=None, help="input height = width, or the tokens of a token model (default: the network's)")
     ev.add_argument("--batch", type=int, default=1, help="batch size N (default 1)")
     ev.add_argument("--energy", default=None, help="energy table, overriding the accelerator file's")
     ev.add_argument("--mapping", choices=["search", "default"], default="search",

@@ -46,8 +46,26 @@ def _attrs(node) -> dict[str, Any]:
     return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
 
 
-def layers_from_onnx(model: Any, name: str | None = None, input_shape: Sequence[int] | None = None) -> Network:
-    """A ``Network`` of the Conv, Gemm and MatMul nodes of an ONNX model (a path or a ``ModelProto``)."""
+def _resize_input(dims, input_size: int | None, batch: int | None, where: str) -> None:
+    """Give the model's first input ``batch`` (its dim 0) and ``input_size``: height and width of an image
+    (N, C, H, W), the tokens of token ids (N, T) or of embeddings (N, T, D); the other dims stay as declared."""
+    if batch is not None:
+        dims[0].dim_value = int(batch)
+    if input_size is not None:
+        axes = {4: (2, 3), 3: (1,), 2: (1,)}.get(len(dims))
+        if axes is None:
+            raise OnnxImportError(f"{where} has {len(dims)} dims: input size {input_size} cannot be placed "
+                                  f"(allowed: 2 or 3 dims for tokens, 4 for an image)")
+        for a in axes:
+            dims[a].dim_value = int(input_size)
+
+
+def layers_from_onnx(model: Any, name: str | None = None, input_shape: Sequence[int] | None = None,
+                     input_size: int | None = None, batch: int | None = None) -> Network:
+    """A ``Network`` of the Conv, Gemm and MatMul nodes of an ONNX model (a path or a ``ModelProto``).
+
+    ``input_shape`` fixes the first input's whole shape; or ``input_size`` / ``batch`` set only its image size
+    (H = W) or its tokens, and its batch (``_resize_input``)."""
     onnx = _onnx()
     origin = "model"
     if isinstance(model, (str, Path)):
@@ -72,7 +90,13 @@ def layers_from_onnx(model: Any, name: str | None = None, input_shape: Sequence[
                                   f"model's input {inputs[0].name!r} has {len(dims)}")
         for d, v in zip(dims, input_shape):
             d.dim_value = int(v)
-    model = onnx.shape_inference.infer_shapes(model)
+    elif input_size is not None or batch is not None:
+        inputs = [i for i in graph.input if i.name not in initializers]
+        if not inputs:
+            raise OnnxImportError(f"{origin}: no graph input to give input size {input_size}, batch {batch}")
+        _resize_input(inputs[0].type.tensor_type.shape.dim, input_size, batch,
+                      f"{origin}: the model's input {inputs[0].name!r}")
+    model = onnx.shape_inference.infer_shapes(model, data_prop=True)  # data_prop: shapes computed by Shape ops
     graph = model.graph
     shapes: dict[str, tuple[int, ...]] = dict(initializers)
     dtypes: dict[str, int] = {t.name: t.data_type for t in graph.initializer}
@@ -97,7 +121,7 @@ def layers_from_onnx(model: Any, name: str | None = None, input_shape: Sequence[
         if s is None or any(v < 1 for v in s):
             raise OnnxImportError(f"{origin}: node {node.name or node.op_type!r}: the shape of its {what} "
                                   f"{tensor!r} is unknown ({s}); give the model a fixed input shape "
-                                  f"(input_shape=..., or --input-shape)")
+                                  f"(input_shape= or input_size=, or --input-size)")
         return s
 
     def elements(tensor: str) -> int | None:

@@ -72,3 +72,27 @@ def test_api_network_runs_a_torch_transformer_on_example_inputs():
     assert r.uncosted["softmax"] == (2, 2 * 8 * 16 * 16)
     with pytest.raises(naas.NaasError, match="example_inputs: only a torch.nn.Module"):
         naas.network("resnet50", example_inputs=torch.zeros(1))
+
+
+def test_an_onnx_token_model_with_dynamic_axes_takes_its_tokens_from_input_size(tmp_path):
+    import torch
+
+    import naas
+
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = torch.nn.Linear(32, 96)
+
+        def forward(self, x):  # x: (batch, tokens, 32)
+            b, t, _ = x.shape
+            q, k, v = self.proj(x).view(b, t, 3, 4, 8).permute(2, 0, 3, 1, 4)
+            return torch.nn.functional.scaled_dot_product_attention(q, k, v)
+
+    path = tmp_path / "block.onnx"
+    torch.onnx.export(Block().eval(), (torch.zeros(1, 8, 32),), str(path), opset_version=17, dynamo=False,
+                      input_names=["x"], dynamic_axes={"x": {0: "batch", 1: "tokens"}})
+    net = naas.network(str(path), input_size=16, batch=2)
+    products = [layer.describe() for layer in net.layers if layer.op == "bmm"]
+    assert products == ["bmm 8x M16 N16 K8", "bmm 8x M16 N8 K16"]  # 2 samples x 4 heads, 16 tokens
+    assert main(["evaluate", "-a", "edgetpu", "-n", str(path), "--input-size", "16", "--mapping", "default"]) == 0

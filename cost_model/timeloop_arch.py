@@ -17,7 +17,10 @@ are (``{"arch", "problem", "mapping", "ert"}``; write each with ``yaml.safe_dump
   local list (or its own subtree when the innermost level has a fan-out).
 - problem: Timeloop's CNN layer (C M R S N P Q; naas K -> M, Y' -> P, X' -> Q, stride_y -> Wstride,
   stride_x -> Hstride, as ``nn_space.timeloop_problem``); a depthwise layer is a grouped layer with a G dim
-  carrying naas's K (C = M = 1). Other grouped layers are refused.
+  carrying naas's K (C = M = 1). Other grouped layers are refused. A matrix product (gemm / bmm) is a
+  matmul shape, dims [B] M N K (naas N, Y, K, C) and data spaces Weights[B, K, N] (B on a bmm's only),
+  Inputs[B, M, K], Outputs[B, M, N] (``nn_space.timeloop_problem.matmul_shape``); its mapping names those
+  dims only (X, R, S are 1 and Timeloop knows no dim its shape does not declare).
 - mapping: per level (innermost first) a temporal directive (factors, permutation innermost-first), a
   spatial directive at every level with a fan-out (factors of the fan-out below it; the permutation lists
   axis 0's dims, then axis 1's, ``split`` = the number of X dims; ``no_link_transfer`` on every data space,
@@ -58,6 +61,7 @@ import yaml
 
 from mapping.nest import NestMapping
 from nn_space.layers import DIMS, ConvLayer, dim_index
+from nn_space.timeloop_problem import matmul_shape, problem_dims, timeloop_instance
 
 from .accelerator import TENSORS, ArrayDim, Bandwidth
 from .hierarchy import Hierarchy, StorageLevel
@@ -97,6 +101,8 @@ def _num(v: float) -> int | float:
 
 # --- export -------------------------------------------------------------------------------------------
 def _problem(layer: ConvLayer) -> dict:
+    if layer.is_matmul:
+        return {"problem": {"shape": matmul_shape(layer, v04=False), "instance": timeloop_instance(layer)}}
     n, k, c, y, x, r, s = layer.loop_bounds
     dw = layer.depthwise
     g = [[["G"]]] if dw else []
@@ -187,8 +193,8 @@ def export_timeloop(layer: ConvLayer, hier: Hierarchy, mapping: NestMapping,
                          f"charges network energy per hop, not per word crossing a fan-out (pass "
                          f"zero_hop_energy=True to export it as 0)")
     bits = hier.tensor_bits[0]
-    dmap = TL_DIM_DW if layer.depthwise else TL_DIM
-    all_tl = (["G"] if layer.depthwise else []) + list(CNN_DIMS)
+    all_tl, naas_of = problem_dims(layer)
+    dmap = {nd: x for x, nd in naas_of.items() if nd is not None}  # naas dim -> Timeloop dim
 
     # --- architecture ------------------------------------------------------------------------
     mesh_x, mesh_y = 1, 1
@@ -243,11 +249,11 @@ def export_timeloop(layer: ConvLayer, hier: Hierarchy, mapping: NestMapping,
 
     # --- mapping ---------------------------------------------------------------------------------
     def factors(f) -> str:
-        tl = {dmap[d]: int(v) for d, v in zip(DIMS, f)}
+        tl = {dmap[d]: int(v) for d, v in zip(DIMS, f) if d in dmap}  # a matmul's X, R, S (N): 1, unnamed
         return " ".join(f"{d}{tl.get(d, 1)}" for d in all_tl)
 
     def perm(dims_inner_first: list[str]) -> str:
-        tl = [dmap[d] for d in dims_inner_first]
+        tl = [dmap[d] for d in dims_inner_first if d in dmap]
         return "".join(tl + [d for d in all_tl if d not in tl])
 
     entries = []
@@ -257,8 +263,8 @@ def export_timeloop(layer: ConvLayer, hier: Hierarchy, mapping: NestMapping,
                         "permutation": perm(list(reversed(lm.order)))})
         axes = _axes_used(lv)
         if axes:
-            x_dims = axes[0][1]
-            y_dims = axes[1][1] if len(axes) > 1 else []
+            x_dims = [d for d in axes[0][1] if d in dmap]
+            y_dims = [d for d in axes[1][1] if d in dmap] if len(axes) > 1 else []
             entry = {"target": lv.name, "type": "spatial", "factors": factors(lm.spatial),
                      "permutation": perm(x_dims + y_dims)}
             if y_dims:
@@ -314,18 +320,24 @@ def _parse_factors(text: str) -> dict[str, int]:
     return {d: int(v) for d, v in re.findall(r"([A-Za-z]+)\s*=?\s*(\d+)", str(text).split("#")[0])}
 
 
-def _axis_dims_from_mapping(directive: MappingT, n_axes: int) -> list[tuple[str, ...]]:
+def _axis_dims_from_mapping(directive: MappingT, n_axes: int,
+                            layer: ConvLayer | None = None) -> list[tuple[str, ...]]:
     f = _parse_factors(directive.get("factors", ""))
     perm = [c for c in str(directive.get("permutation", "")) if not c.isspace()]
-    perm += [d for d in ("G", *CNN_DIMS) if d not in perm]
+    if layer is not None:  # the layer's own problem dims (a matrix product's M N K differ from a CNN's)
+        order, naas_of = problem_dims(layer)
+        naas_of = {x: nd for x, nd in naas_of.items() if nd is not None}
+    else:
+        order, naas_of = ("G", *CNN_DIMS), _NAAS_OF_TL
+    perm += [d for d in order if d not in perm]
     split = int(directive.get("split", len(perm)))
     groups = [perm[:split], perm[split:]][:n_axes]
     out = []
     for g in groups:
-        used = [d for d in g if f.get(d, 1) > 1] or [d for d in g if d in _NAAS_OF_TL]
+        used = [d for d in g if f.get(d, 1) > 1] or [d for d in g if d in naas_of]
         dims = []
         for d in used:
-            nd = _NAAS_OF_TL.get(d)
+            nd = naas_of.get(d)
             if nd and nd not in dims:
                 dims.append(nd)
         out.append(tuple(dims))
@@ -694,7 +706,8 @@ def _block_size(attrs: MappingT, word_bits: int) -> tuple[int, str]:
 
 
 def import_timeloop_arch(arch_doc: MappingT, ert_doc: MappingT | None = None, bypass: Any = None,
-                         mapping_doc: Any = None, name: str = "timeloop") -> Hierarchy:
+                         mapping_doc: Any = None, name: str = "timeloop", layer: ConvLayer | None = None
+                         ) -> Hierarchy:
     """A ``Hierarchy`` from a Timeloop v0.3 tree architecture, or a v0.4 ``nodes`` one (read by ``v04_to_v03``).
 
     See the module docstring for fan-out dims.
@@ -702,6 +715,8 @@ def import_timeloop_arch(arch_doc: MappingT, ert_doc: MappingT | None = None, by
     ``ert_doc``: an ERT document (``{ERT: {tables}}``) giving per-level read (``random_read``/``read``) and
     write (``random_fill``/``write``) energies and the MAC's (``mac_random``/``mac``/``compute``); without
     it levels are priced by the energy table (class DRAM -> 'dram', regfile -> 'spad', else 'sram').
+    ``layer``: the layer ``mapping_doc`` maps, whose problem dims its spatial directives name (default: a CNN
+    layer's, C M R S N P Q and G; a matrix product's are M N K and B).
     ``bypass``: {level name: kept data spaces}, or a Timeloop mapping document whose ``datatype``/``bypass``
     directives are read (it then also serves as ``mapping_doc``). Levels named by neither keep what their
     ``naas-dataspace-keep`` attribute says (a v0.4 dataspace constraint), else everything.
@@ -857,7 +872,7 @@ def import_timeloop_arch(arch_doc: MappingT, ert_doc: MappingT | None = None, by
             if FANOUT_ATTR in attrs:
                 dims = [tuple(g.split()) for g in str(attrs[FANOUT_ATTR]).split(";")]
             elif lname in spatial_of:
-                dims = _axis_dims_from_mapping(spatial_of[lname], len(sizes))
+                dims = _axis_dims_from_mapping(spatial_of[lname], len(sizes), layer)
             elif len(sizes) == 1:
                 dims = [tuple(DIMS)]
             else:

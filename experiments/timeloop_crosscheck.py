@@ -2,6 +2,8 @@
 
 Usage: python experiments/timeloop_crosscheck.py --timeloop PATH/timeloop-model [--cases 100] [--seed 0]
        [--keep DIR] [--show-all]      (or set $TIMELOOP_MODEL instead of --timeloop)
+       python experiments/timeloop_crosscheck.py --timeloop PATH --matmul [--cases 150] [--csv DIR]
+       [--cli-network NAME ...] [--cli-only]
 
 Each case (a layer, a hierarchy and a mapping with exact factors) is exported with
 ``cost_model.timeloop_arch.export_timeloop``, run through ``timeloop-model`` with
@@ -15,6 +17,16 @@ and no hop energy, as Timeloop expresses it; deep: 6 levels with registers and t
 ones (seeded: 2-6 levels, random keep masks, registers of 1-3 words, 0-2 fan-outs of 1-2 axes with 1-2 dims
 each, strides 1-2, R/S innermost at some levels, exact factors, shared capacities that fit). It prints a
 table and, last, ``N cases: X equal in every count, cycles and energy; Y differ``.
+
+``--matmul`` runs matrix products instead (gemm and bmm layers, exported with Timeloop's matmul shape,
+``nn_space.timeloop_problem``): on the 3-level template of every built-in accelerator (hop energy 0, L1
+unpartitioned, as Timeloop expresses it exactly), on the built-in hierarchy files (those ``export_timeloop``
+takes as they are, with hop energy 0, and uniform-precision, unpartitioned variants of the others), N random
+hierarchies as above, and ``naas timeloop export`` of gemm / bmm problem files on ``eyeriss-hier`` (each
+written folder run through timeloop-model and ``naas timeloop evaluate --arch`` on the same files;
+``--cli-network NAME`` adds a network's distinct layers, e.g. a transformer from the zoo).
+``--csv DIR`` writes ``cases.csv`` (one row per case) and ``levels.csv`` (every level, data space and
+action, both models' counts).
 
 It never builds or downloads Timeloop; without a binary it exits with status 2.
 """
@@ -33,7 +45,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
 
-from cost_model.accelerator import TENSORS, ArrayDim, Bandwidth, load_accelerator
+from cost_model.accelerator import TENSORS, ArrayDim, Bandwidth, builtin_accelerators, load_accelerator
 from cost_model.hierarchy import Hierarchy, StorageLevel, hierarchy_from_accelerator
 from cost_model.nest_evaluate import InvalidNestMappingError, evaluate_nest, nest_stats
 from cost_model.nest_layout import NS, P_TILES, PER
@@ -106,41 +118,56 @@ def _energy_xml(path: Path) -> float:
     return total
 
 
+def run_timeloop_files(binary: str, work: Path, paths: dict) -> dict:
+    """timeloop-model on the four files ``paths`` (arch, problem, mapping, ert), run in ``work``."""
+    env = dict(os.environ, TIMELOOP_DISABLE_TEMPORAL_EXTRAPOLATION="1")
+    proc = subprocess.run([binary] + [str(paths[k]) for k in ("arch", "problem", "mapping", "ert")],
+                          cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    stats = work / "timeloop-model.stats.txt"
+    if proc.returncode != 0 or not stats.exists():
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise RuntimeError(f"timeloop-model failed (rc {proc.returncode}): {' | '.join(tail)}")
+    levels, cycles = _stats_text(stats.read_text())
+    return {"levels": levels, "cycles": cycles, "energy": _energy_xml(work / "timeloop-model.map+stats.xml")}
+
+
 def run_timeloop(binary: str, docs: dict, keep: Path | None = None) -> dict:
     work = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="naas-timeloop-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        paths = docs.write(work)
-        env = dict(os.environ, TIMELOOP_DISABLE_TEMPORAL_EXTRAPOLATION="1")
-        proc = subprocess.run([binary] + [str(paths[k]) for k in ("arch", "problem", "mapping", "ert")],
-                              cwd=work, env=env, capture_output=True, text=True, timeout=600)
-        stats = work / "timeloop-model.stats.txt"
-        if proc.returncode != 0 or not stats.exists():
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-            raise RuntimeError(f"timeloop-model failed (rc {proc.returncode}): {' | '.join(tail)}")
-        levels, cycles = _stats_text(stats.read_text())
-        return {"levels": levels, "cycles": cycles, "energy": _energy_xml(work / "timeloop-model.map+stats.xml")}
+        return run_timeloop_files(binary, work, docs.write(work))
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def count_rows(naas_levels: dict, tl: dict) -> list[tuple[str, str, str, int, int]]:
+    """(level, data space, action, naas, timeloop) of every count naas reports (``{level: {data space:
+    {action: count}}}``); a data space Timeloop does not print at a level counts 0 there."""
+    rows = []
+    for name, per in naas_levels.items():
+        for ds in DATASPACES:
+            if ds not in per:
+                continue
+            theirs = tl["levels"].get(name, {}).get(ds, (0, 0, 0))
+            for a, y in zip(ACTIONS, theirs):
+                rows.append((name, ds, a, int(per[ds][a]), int(y)))
+    return rows
+
+
+def differences(rows, cycles: float, energy: float, tl: dict) -> list[str]:
+    diffs = [f"{lv}.{ds}.{a}: naas {x} timeloop {y}" for lv, ds, a, x, y in rows if x != y]
+    if not math.isclose(cycles, tl["cycles"], rel_tol=0, abs_tol=1e-9):
+        diffs.append(f"cycles: naas {cycles:g} timeloop {tl['cycles']}")
+    if not math.isclose(energy, tl["energy"], rel_tol=1e-9, abs_tol=1e-9):
+        diffs.append(f"energy: naas {energy:.6f} timeloop {tl['energy']:.6f} pJ")
+    return diffs
+
+
 def compare(layer, hier, mapping, tl: dict) -> list[str]:
     """What differs between naas and Timeloop (empty: equal in every count, cycles and energy)."""
     cost = evaluate_nest(layer, hier, mapping)
-    diffs = []
-    for name, per in cost.counts().items():
-        for ds in DATASPACES:
-            mine = tuple(per[ds][a] for a in ACTIONS)
-            theirs = tl["levels"].get(name, {}).get(ds, (0, 0, 0))
-            for a, x, y in zip(ACTIONS, mine, theirs):
-                if x != y:
-                    diffs.append(f"{name}.{ds}.{a}: naas {x} timeloop {y}")
-    if not math.isclose(cost.cycles, tl["cycles"], rel_tol=0, abs_tol=1e-9):
-        diffs.append(f"cycles: naas {cost.cycles:g} timeloop {tl['cycles']}")
-    if not math.isclose(cost.energy, tl["energy"], rel_tol=1e-9, abs_tol=1e-9):
-        diffs.append(f"energy: naas {cost.energy:.6f} timeloop {tl['energy']:.6f} pJ")
-    return diffs
+    return differences(count_rows(cost.counts(), tl), cost.cycles, cost.energy, tl)
 
 
 # --- cases -------------------------------------------------------------------------------------------
@@ -273,6 +300,27 @@ def random_case(rng: random.Random, index: int):
                           stride_x=rng.choice([1, 1, 2]), n=rng.choice([1, 1, 2]), groups=k if dw else 1)
         if math.prod(layer.loop_bounds) <= 3000:
             break
+    return random_hierarchy_case(rng, index, layer)
+
+
+def random_matmul_layer(rng: random.Random) -> ConvLayer:
+    """A small gemm, bmm or batched gemm (at most 3,000 MACs)."""
+    while True:
+        kind = rng.choice(["gemm", "gemm", "bmm", "bmm", "batched gemm"])
+        m, n, k = (rng.choice([1, 2, 3, 4, 6, 8, 12]) for _ in range(3))
+        b = rng.choice([1, 2, 3, 4])
+        if kind == "gemm":
+            layer = ConvLayer.gemm(m, n, k)
+        elif kind == "bmm":
+            layer = ConvLayer.bmm(b, m, n, k)
+        else:
+            layer = ConvLayer(k=n, c=k, y=m, x=1, n=max(b, 2), op="gemm")
+        if layer.macs <= 3000:
+            return layer
+
+
+def random_hierarchy_case(rng: random.Random, index: int, layer: ConvLayer, prefix: str = "random"):
+    """A random hierarchy and exact mapping for ``layer`` (see the module docstring), or None."""
     nl = rng.randint(2, 6)
     bits = rng.choice([8, 16])
     n_reg = rng.choice([0, 0, 1, 2]) if nl >= 3 else 0
@@ -292,7 +340,7 @@ def random_case(rng: random.Random, index: int):
                          Bandwidth(read=0.75)])
         levels.append(_lv(f"L{lv}", e=rng.choice([0.05, 0.5, 2.0, 6.0, 200.0]), keeps=keeps, fanout=fan, bw=bw,
                           word_bits=rng.choice([None, None, 2 * bits])))
-    hier = Hierarchy(f"random{index}", tuple(levels), word_bits=bits)
+    hier = Hierarchy(f"{prefix}{index}", tuple(levels), word_bits=bits)
     mapping = random_mapping(rng, layer, hier, registers, tries=20)
     if mapping is None:
         return None
@@ -305,12 +353,173 @@ def random_case(rng: random.Random, index: int):
         words = max(1, kept) if lv in registers else max(1, kept + rng.choice([0, 0, 3, 64]))
         new[lv] = replace(new[lv], size_bytes=words * bits / 8)
     hier = replace(hier, levels=tuple(new))
-    return (f"random {index}", layer, hier, mapping)
+    return (f"{prefix} {index}", layer, hier, mapping)
+
+
+# --- matrix products (--matmul) ------------------------------------------------------------------------
+MATMUL_LAYERS = (
+    ConvLayer.gemm(32, 48, 24, name="gemm"),
+    ConvLayer.gemm(12, 64, 36, name="gemm-wide"),
+    ConvLayer.bmm(4, 16, 16, 8, name="bmm"),
+    ConvLayer.bmm(2, 24, 12, 32, name="bmm-2"),
+    ConvLayer(k=16, c=8, y=12, x=1, n=2, op="gemm", name="gemm-batched"),
+)
+#: The hierarchy files tried as they are (the others differ in per-tensor precision or partitions).
+HIERARCHY_FILES = ("eyeriss-hier", "edgetpu-hier", "nvdla-256-hier", "shidiannao-hier", "tpu-v1-hier")
+
+
+def template_hierarchy(name: str) -> Hierarchy:
+    """A built-in accelerator's 3-level template as Timeloop expresses it exactly: hop energy 0 (Timeloop's
+    network energy is per hop), L1 unpartitioned (one depth per level)."""
+    he = hierarchy_from_accelerator(load_accelerator(name))
+    levels = tuple(replace(lv, hop_energy=0.0 if lv.fanout else lv.hop_energy, partition=None) for lv in he.levels)
+    return replace(he, levels=levels, name=f"{name}-template")
+
+
+def exportable_hierarchy(name: str) -> tuple[Hierarchy, list[str]]:
+    """A built-in hierarchy file with hop energy 0 and, where export_timeloop would refuse it, one precision
+    (the hierarchy's word) and unpartitioned levels (the kept partitions' sum); the changes made."""
+    from cost_model.hierarchy_yaml import load_hierarchy
+
+    hier = load_hierarchy(name)
+    changes = []
+    if len(set(hier.tensor_bits)) > 1:
+        changes.append(f"precision {'/'.join(map(str, hier.tensor_bits))} -> {hier.word_bits} bits")
+        hier = replace(hier, precision=None)
+    levels = []
+    for lv in hier.levels:
+        if lv.partition is not None and sum(1 for t in lv.keeps if lv.partition[TENSORS.index(t)] > 0) > 1:
+            size = sum(lv.partition[TENSORS.index(t)] for t in lv.keeps)
+            changes.append(f"{lv.name} unpartitioned ({size:g} B)")
+            lv = replace(lv, partition=None, size_bytes=size)
+        if lv.fanout:
+            lv = replace(lv, hop_energy=0.0)
+        levels.append(lv)
+    return replace(hier, levels=tuple(levels), name=name + ("-tl" if changes else "")), changes
+
+
+def matmul_cases(rng: random.Random, n_random: int) -> list[tuple[str, str, ConvLayer, Hierarchy, NestMapping]]:
+    """(group, case, layer, hierarchy, mapping): MATMUL_LAYERS on every built-in's template and on the
+    hierarchy files, with random exact mappings, then ``n_random`` random hierarchies with random products."""
+    cases = []
+    targets = [("template", template_hierarchy(a)) for a in sorted(builtin_accelerators())]
+    for name in HIERARCHY_FILES:
+        hier, _ = exportable_hierarchy(name)
+        targets.append(("hierarchy", hier))
+    for group, hier in targets:
+        for layer in MATMUL_LAYERS:
+            mapping = random_mapping(rng, layer, hier, tries=2000)
+            if mapping is not None:
+                cases.append((group, f"{hier.name} {layer.name}", layer, hier, mapping))
+    i = 0
+    while sum(1 for c in cases if c[0] == "random") < n_random:
+        c = random_hierarchy_case(rng, i, random_matmul_layer(rng), prefix="mm-random")
+        i += 1
+        if c is not None:
+            cases.append(("random",) + c)
+    return cases
+
+
+def cli_export_cases(binary: str, work: Path, budget: int = 60, networks: tuple[str, ...] = ()) -> list[dict]:
+    """``naas timeloop export -a eyeriss-hier -n PROBLEM.yaml`` of gemm / bmm problem files (and of each
+    network in ``networks``: a zoo name or a file ``--network`` takes); each written folder run through
+    timeloop-model and ``evaluate_timeloop_files`` (naas timeloop evaluate --arch)."""
+    import yaml
+
+    from cost_model.timeloop_evaluate import evaluate_timeloop_files
+    from nn_space.timeloop_problem import load_timeloop_problem, timeloop_problem
+
+    out = []
+    sources = []
+    for layer in (MATMUL_LAYERS[0], MATMUL_LAYERS[2], MATMUL_LAYERS[4]):
+        problem = work / f"{layer.name}.yaml"
+        problem.write_text(yaml.safe_dump(timeloop_problem(layer), sort_keys=False))
+        sources.append((layer.name, str(problem)))
+    sources += [(re.sub(r"\W+", "_", Path(n).stem), n) for n in networks]
+    for label, source in sources:
+        folder = work / f"export-{label}"
+        cmd = [sys.executable, "-m", "naas", "timeloop", "export", "-a", "eyeriss-hier", "-n", source,
+               "--out", str(folder), "--budget", str(budget), "--seed", "0"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1200,
+                              cwd=Path(__file__).resolve().parents[1])
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)}: rc {proc.returncode}: {proc.stderr.strip()[-300:]}")
+        for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+            paths = {k: sub / f"{k}.yaml" for k in ("arch", "problem", "mapping", "ert")}
+            tl = run_timeloop_files(binary, sub, paths)
+            result, _ = evaluate_timeloop_files(paths["arch"], paths["problem"], paths["mapping"], paths["ert"])
+            one = len([p for p in folder.iterdir() if p.is_dir()]) == 1
+            case = f"cli eyeriss-hier {label}" + ("" if one else f" {sub.name}")
+            out.append({"case": case, "layer": load_timeloop_problem(paths["problem"]), "tl": tl,
+                        "rows": count_rows(result["levels"], tl), "cycles": result["cycles"],
+                        "energy": result["energy_pJ"], "macs": result["macs"]})
+    return out
+
+
+def run_matmul(binary: str, n_random: int, seed: int, keep: Path | None, csv_dir: Path | None,
+               show_all: bool, networks: tuple[str, ...] = (), cli_only: bool = False) -> int:
+    import csv
+
+    rng = random.Random(seed)
+    results = []  # (group, case, layer, hier name, macs, rows, cycles, energy, tl, error)
+    for group, name, layer, hier, mapping in ([] if cli_only else matmul_cases(rng, n_random)):
+        docs = export_timeloop(layer, hier, mapping)
+        kept = keep / re.sub(r"\W+", "_", name) if keep else None
+        cost = evaluate_nest(layer, hier, mapping)
+        try:
+            tl = run_timeloop(binary, docs, kept)
+        except RuntimeError as exc:
+            results.append((group, name, layer, describe(layer, hier), int(cost["macs"]), [], cost.cycles,
+                            cost.energy, None, str(exc)))
+            continue
+        results.append((group, name, layer, describe(layer, hier), int(cost["macs"]),
+                        count_rows(cost.counts(), tl), cost.cycles, cost.energy, tl, ""))
+    with tempfile.TemporaryDirectory(prefix="naas-tl-cli-") as tmp:
+        for r in cli_export_cases(binary, Path(tmp), networks=networks):
+            results.append(("cli", r["case"], r["layer"], "eyeriss-hier (naas timeloop export)", r["macs"],
+                            r["rows"], r["cycles"], r["energy"], r["tl"], ""))
+    equal = differ = counts_energy = cycles_equal = 0
+    table, levels_rows = [], []
+    print(f"{'case':34s} {'shape':52s} {'MACs':>6s} {'cycles':>8s}  result")
+    for group, name, layer, shape, macs, rows, cycles, energy, tl, error in results:
+        if tl is None:
+            differ += 1
+            verdict = f"TIMELOOP ERROR {error}"
+        else:
+            diffs = differences(rows, cycles, energy, tl)
+            shown = diffs if show_all else diffs[:3] + ([f"... {len(diffs) - 3} more"] if len(diffs) > 3 else [])
+            verdict = "equal" if not diffs else "DIFFER: " + "; ".join(shown)
+            equal += not diffs
+            differ += bool(diffs)
+            counts_energy += all(r[3] == r[4] for r in rows) and not any(d.startswith("energy") for d in diffs)
+            cycles_equal += not any(d.startswith("cycles") for d in diffs)
+        print(f"{name:34s} {shape:52s} {macs:6d} {cycles:8g}  {verdict}")
+        table.append({"group": group, "case": name, "layer": layer.describe(), "hierarchy": shape,
+                      "macs": macs, "naas_cycles": f"{cycles:.6g}",
+                      "timeloop_cycles": tl["cycles"] if tl else "", "naas_energy_pJ": f"{energy:.6f}",
+                      "timeloop_energy_pJ": f"{tl['energy']:.6f}" if tl else "",
+                      "counts": len(rows), "counts_equal": sum(1 for r in rows if r[3] == r[4]),
+                      "result": verdict.split(":")[0]})
+        levels_rows += [{"case": name, "level": lv, "dataspace": ds, "action": a, "naas": x, "timeloop": y}
+                        for lv, ds, a, x, y in rows]
+    print(f"{len(results)} matmul cases: {equal} equal in every count, cycles and energy; {differ} differ "
+          f"(every count and the energy equal in {counts_energy}, cycles in {cycles_equal})")
+    if csv_dir:
+        csv_dir.mkdir(parents=True, exist_ok=True)
+        for fname, rows in (("cases.csv", table), ("levels.csv", levels_rows)):
+            with open(csv_dir / fname, "w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=list(rows[0]))
+                w.writeheader()
+                w.writerows(rows)
+        print(f"wrote {csv_dir / 'cases.csv'} and {csv_dir / 'levels.csv'}")
+    return 0
 
 
 def describe(layer, hier) -> str:
     keep = "/".join("".join(t[0].upper() for t in lv.keeps) or "-" for lv in hier.levels)
     fans = sum(1 for lv in hier.levels if lv.fanout_size > 1)
+    if layer.is_matmul:
+        return f"{len(hier.levels)}L keeps {keep} fan-outs {fans} {layer.describe()}"
     return (f"{len(hier.levels)}L keeps {keep} fan-outs {fans} "
             f"K{layer.loop_bounds[1]}C{layer.loop_bounds[2]}Y{layer.y}X{layer.x}R{layer.r}S{layer.s}"
             f"/{layer.stride_y}{layer.stride_x}{' dw' if layer.depthwise else ''}")
@@ -324,12 +533,19 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--keep", type=Path, help="keep each case's Timeloop files in DIR/<case>")
     ap.add_argument("--show-all", action="store_true", help="list every difference, not the first 3")
+    ap.add_argument("--matmul", action="store_true", help="gemm / bmm cases instead (see the module docstring)")
+    ap.add_argument("--csv", type=Path, help="with --matmul: write cases.csv and levels.csv into DIR")
+    ap.add_argument("--cli-network", action="append", default=[], metavar="NAME",
+                    help="with --matmul: also naas timeloop export this network on eyeriss-hier (repeatable)")
+    ap.add_argument("--cli-only", action="store_true", help="with --matmul: only the naas timeloop export cases")
     a = ap.parse_args(argv)
     binary = a.timeloop
     if not binary or not (Path(binary).is_file() and os.access(binary, os.X_OK)) and not shutil.which(binary):
         print("no Timeloop binary: pass --timeloop PATH_TO/timeloop-model or set TIMELOOP_MODEL (this script "
               "does not build or download Timeloop)", file=sys.stderr)
         return 2
+    if a.matmul:
+        return run_matmul(binary, a.cases, a.seed, a.keep, a.csv, a.show_all, tuple(a.cli_network), a.cli_only)
     rng = random.Random(a.seed)
     cases = named_cases()
     i, target = 0, len(cases) + a.cases

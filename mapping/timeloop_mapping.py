@@ -22,17 +22,25 @@ order they first appear. Then:
 
 Writing (``mapping_to_timeloop``) produces one temporal entry per naas level and one spatial entry at the L2
 target, with every dim's factor and a full permutation, so a file naas writes reads back to the same mapping.
+
+Matrix products (gemm / bmm layers) use the matmul problem's dims (``nn_space.timeloop_problem``): M (naas Y),
+N (naas K), K (naas C) and B (naas N) for a bmm or a batched gemm. The naas dims such a problem lacks (X, R,
+S, and N without a batch) are 1 and are not written; read back, they go outermost in each order (N K C Y X R
+S order), so a mapping whose orders have them there reads back equal, and any other reads back to that form
+(the same loops, the same cost). keep/bypass lists may also name the matmul operands A (inputs), B (weights)
+and Z (outputs), as Timeloop's gemm-ABZ example does.
 """
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping as MappingT, Sequence
 
 from cost_model.yaml_files import shown_key
 from nn_space.layers import DIMS, ConvLayer
 from nn_space.timeloop_problem import (MAX_BOUND, NAAS_TO_TIMELOOP, TIMELOOP_TO_NAAS, TimeloopFormatError,
-                                       read_yaml, timeloop_instance)
+                                       problem_dims, read_yaml, timeloop_instance, timeloop_order)
 
 from .spec import Mapping
 
@@ -67,7 +75,10 @@ def _known_level(target: str) -> str | None:
 
 
 def _dim_map(layer: ConvLayer) -> dict[str, str]:
-    """Timeloop dim name -> naas dim for this layer (depthwise: G carries the channels, as naas's K)."""
+    """Timeloop dim name -> naas dim for this layer (depthwise: G carries the channels, as naas's K; a matrix
+    product: its matmul dims, ``nn_space.timeloop_problem.problem_dims``)."""
+    if layer.is_matmul:
+        return dict(problem_dims(layer)[1])
     if layer.depthwise:
         return {"G": "K", "C": "C", "N": "N", "P": "Y", "Q": "X", "R": "R", "S": "S", "M": "_one"}
     return {**TIMELOOP_TO_NAAS, "G": "_one"}
@@ -121,17 +132,30 @@ def _parse_permutation(raw: Any, where: str, dims: dict[str, str]) -> list[str]:
     return out
 
 
-def _tensors(raw: Any, where: str) -> set[str]:
+#: The operands of Timeloop's gemm-ABZ example, read for matrix products only.
+MATMUL_TENSOR_NAMES = {"a": "inputs", "b": "weights", "z": "outputs"}
+
+
+def _tl_names(layer: ConvLayer) -> dict[str, str]:
+    """naas dim -> its Timeloop name in this layer's problem (for messages)."""
+    if layer.is_matmul:
+        return {**{d: d for d in DIMS}, **{v: k for k, v in _dim_map(layer).items()}}
+    return NAAS_TO_TIMELOOP
+
+
+def _tensors(raw: Any, where: str, matmul: bool = False) -> set[str]:
     if raw is None:
         return set()
+    names = {**TENSOR_NAMES, **MATMUL_TENSOR_NAMES} if matmul else TENSOR_NAMES
+    allowed = "Weights, Inputs, Outputs" + (" (or B, A, Z)" if matmul else "")
     if not isinstance(raw, list):
-        raise TimeloopFormatError(f"{where}: {raw!r} is not a list of Weights/Inputs/Outputs")
+        raise TimeloopFormatError(f"{where}: {raw!r} is not a list of {allowed}")
     out = set()
     for t in raw:
         key = str(t).lower()
-        if key not in TENSOR_NAMES:
-            raise TimeloopFormatError(f"{where}: tensor {t!r} (allowed: Weights, Inputs, Outputs)")
-        out.add(TENSOR_NAMES[key])
+        if key not in names:
+            raise TimeloopFormatError(f"{where}: tensor {t!r} (allowed: {allowed})")
+        out.add(names[key])
     return out
 
 
@@ -144,6 +168,7 @@ def mapping_from_timeloop(doc: Any, layer: ConvLayer, levels: MappingT[str, str]
     if not isinstance(entries, list) or not entries:
         raise TimeloopFormatError(f"{origin}: mapping: missing or not a list of target/type/factors entries")
     dims = _dim_map(layer)
+    tl_name = _tl_names(layer)
     levels = dict(levels or {})
     for t, lvl in levels.items():
         if lvl not in NAAS_LEVELS:
@@ -187,7 +212,8 @@ def mapping_from_timeloop(doc: Any, layer: ConvLayer, levels: MappingT[str, str]
         if kind not in _TYPES:
             raise TimeloopFormatError(f"{where}.type: {kind!r} (allowed: {', '.join(_TYPES)})")
         if kind in ("bypass", "datatype"):
-            keep, bypass = _tensors(e.get("keep"), f"{where}.keep"), _tensors(e.get("bypass"), f"{where}.bypass")
+            keep = _tensors(e.get("keep"), f"{where}.keep", layer.is_matmul)
+            bypass = _tensors(e.get("bypass"), f"{where}.bypass", layer.is_matmul)
             if bypass and lvl != "l1":
                 bypassing.setdefault(target, (where, bypass))
             if lvl == "l1":
@@ -208,7 +234,7 @@ def mapping_from_timeloop(doc: Any, layer: ConvLayer, levels: MappingT[str, str]
             if f > 1:
                 if (lvl, d) in owner and owner[(lvl, d)] != target:
                     raise TimeloopFormatError(
-                        f"{where}: {NAAS_TO_TIMELOOP.get(d, d)}={f} here and at {owner[(lvl, d)]}, both naas "
+                        f"{where}: {tl_name.get(d, d)}={f} here and at {owner[(lvl, d)]}, both naas "
                         f"level {lvl} (one loop per dim and level; map one of them to another level)")
                 owner[(lvl, d)] = target
                 temporal[lvl][d] = temporal[lvl].get(d, 1) * f
@@ -244,12 +270,12 @@ def mapping_from_timeloop(doc: Any, layer: ConvLayer, levels: MappingT[str, str]
                 lvl = level_of[omitted[d][0]]
                 rest = -(-bounds[d] // covered)
                 temporal[lvl][d] = temporal[lvl].get(d, 1) * rest
-                notes.append(f"{NAAS_TO_TIMELOOP.get(d, d)}={rest} filled in at {omitted[d][0]} (not listed there)")
+                notes.append(f"{tl_name.get(d, d)}={rest} filled in at {omitted[d][0]} (not listed there)")
             else:
-                raise TimeloopFormatError(f"{origin}: factors of {NAAS_TO_TIMELOOP.get(d, d)} multiply to {covered}, "
+                raise TimeloopFormatError(f"{origin}: factors of {tl_name.get(d, d)} multiply to {covered}, "
                                           f"below the layer's bound {bounds[d]}")
         elif covered > bounds[d]:
-            notes.append(f"{NAAS_TO_TIMELOOP.get(d, d)}: factors cover {covered} > bound {bounds[d]} (padding)")
+            notes.append(f"{tl_name.get(d, d)}: factors cover {covered} > bound {bounds[d]} (padding)")
 
     def order_of(lvl: str) -> str:
         seqs = orders[lvl]
@@ -258,7 +284,7 @@ def mapping_from_timeloop(doc: Any, layer: ConvLayer, levels: MappingT[str, str]
         else:  # merged targets: the nontrivial loops of each, outermost target first
             listed = [d for target, seq in seqs for d in seq if owner.get((lvl, d)) == target]
         rest = [d for d in DIMS if d not in listed]
-        return "".join(rest + listed)
+        return timeloop_order("".join(rest + listed), layer)  # a matmul's unnamed dims outermost
 
     mapping = Mapping(dram=temporal["dram"], l2=temporal["l2"], spatial=spatial, l1=temporal["l1"],
                       dram_order=order_of("dram"), l2_order=order_of("l2"), l1_order=order_of("l1"),
@@ -283,16 +309,26 @@ def mapping_to_timeloop(mapping: Mapping, layer: ConvLayer, parallel_axes: Seque
     timeloop_instance(layer)  # refuses what Timeloop export does not cover
     to_tl = {v: k for k, v in _dim_map(layer).items() if v != "_one"}
     ones = ["M"] if layer.depthwise else []  # in the problem's shape, always 1 (CNN_Layer has no G)
+    where = f"Timeloop mapping of {layer.name or layer.describe()!r}"
+    for level, f in (("dram", mapping.dram), ("l2", mapping.l2), ("spatial", mapping.spatial), ("l1", mapping.l1)):
+        for d, v in zip(DIMS, f):
+            if d not in to_tl and v != 1:  # a matrix product's X, R, S (and N without a batch): no such dim
+                raise TimeloopFormatError(f"{where}: {level} factor {d}={v} (a {layer.op} problem has no dim for "
+                                          f"naas {d}; allowed: 1, i.e. no padding there)")
+    present = [d for d in DIMS if d in to_tl]
+    # factors in N K C Y X R S order (a conv's N M C P Q R S); a matrix product's in its problem's, [B] M N K
+    listed = [_dim_map(layer)[x] for x in problem_dims(layer)[0]] if layer.is_matmul else present
 
     def factors(f: Sequence[int]) -> str:
-        return " ".join([f"{to_tl[d]}={v}" for d, v in zip(DIMS, f)] + [f"{o}=1" for o in ones])
+        value = dict(zip(DIMS, f))
+        return " ".join([f"{to_tl[d]}={value[d]}" for d in listed] + [f"{o}=1" for o in ones])
 
     def perm(order: str) -> str:  # naas outermost-first -> Timeloop innermost-first, every dim listed
-        return "".join(to_tl[d] for d in reversed(order)) + "".join(ones)
+        return "".join(to_tl[d] for d in reversed(order) if d in to_tl) + "".join(ones)
 
     axis_dims = [[d for d in axis] for axis in parallel_axes]
-    first = [d for d in DIMS if axis_dims and d in axis_dims[0]]
-    spatial_order = first + [d for d in DIMS if d not in first]
+    first = [d for d in present if axis_dims and d in axis_dims[0]]
+    spatial_order = first + [d for d in present if d not in first]
     return {"mapping": [
         {"target": names["dram"], "type": "temporal", "factors": factors(mapping.dram),
          "permutation": perm(mapping.dram_order)},
@@ -303,3 +339,14 @@ def mapping_to_timeloop(mapping: Mapping, layer: ConvLayer, parallel_axes: Seque
         {"target": names["l1"], "type": "temporal", "factors": factors(mapping.l1),
          "permutation": perm(mapping.l1_order)},
     ]}
+
+
+def timeloop_form(mapping: Mapping, layer: ConvLayer) -> Mapping:
+    """``mapping`` as it reads back from the Timeloop file ``mapping_to_timeloop`` writes: for a matrix
+    product, the naas dims its problem has no name for (X, R, S, and N without a batch) moved outermost in
+    each order, in N K C Y X R S order (the same loops, the same cost); any other layer's mapping as it is."""
+    if not layer.is_matmul:
+        return mapping
+    return replace(mapping, dram_order=timeloop_order(mapping.dram_order, layer),
+                   l2_order=timeloop_order(mapping.l2_order, layer),
+                   l1_order=timeloop_order(mapping.l1_order, layer))

@@ -27,6 +27,11 @@ directives ``{target, type, factors, permutation, split, keep, bypass}`` as ``ti
   which a note says). Directives naas does not model (``skew``, ``no_multicast_no_reduction``,
   ``no_temporal_reuse``) are refused.
 
+Matrix products (gemm / bmm layers) use the matmul problem's dims, [B] M N K (naas N, Y, K, C; see
+``nn_space.timeloop_problem``); the naas dims such a problem lacks (X, R, S, and N without a batch) are 1 and
+go outermost in each level's order, in N K C Y X R S order. keep / bypass lists may name the operands A, B,
+Z (inputs, weights, outputs) as well as Weights, Inputs, Outputs.
+
 Keep masks: a level with datatype directives keeps every tensor but those it bypasses (Timeloop's default
 is keep); the returned hierarchy is a copy of ``hier`` with those levels' ``keeps`` replaced. Levels without
 one keep what ``hier`` says (a note names those that differ from Timeloop's keep-all default).
@@ -45,12 +50,14 @@ from cost_model.accelerator import TENSORS
 from cost_model.hierarchy import Hierarchy
 from cost_model.yaml_files import shown_key
 from nn_space.layers import DIMS, ConvLayer
-from nn_space.timeloop_problem import TimeloopFormatError, timeloop_instance
+from nn_space.timeloop_problem import (TimeloopFormatError, absent_dims, problem_dims, timeloop_instance,
+                                       timeloop_order)
 
 from .nest import LevelMapping, NestMapping
 from .spec import MappingSpecError
 
-__all__ = ["nest_mapping_from_timeloop", "parse_timeloop_directives", "timeloop_dims", "TimeloopDirective"]
+__all__ = ["nest_mapping_from_timeloop", "parse_timeloop_directives", "timeloop_dims", "TimeloopDirective",
+           "nest_timeloop_form"]
 
 DATASPACE_OF = {"weights": "Weights", "inputs": "Inputs", "outputs": "Outputs"}
 _TENSOR_OF = {v.lower(): k for k, v in DATASPACE_OF.items()}
@@ -78,12 +85,7 @@ def timeloop_dims(layer: ConvLayer) -> tuple[tuple[str, ...], dict[str, str | No
         inst = timeloop_instance(layer)
     except TimeloopFormatError as exc:
         raise _err(str(exc)) from None
-    if layer.depthwise:
-        dims = ("G", "C", "M", "R", "S", "N", "P", "Q")
-        naas = {"G": "K", "C": "C", "M": None, "R": "R", "S": "S", "N": "N", "P": "Y", "Q": "X"}
-    else:
-        dims = ("C", "M", "R", "S", "N", "P", "Q")
-        naas = {"C": "C", "M": "K", "R": "R", "S": "S", "N": "N", "P": "Y", "Q": "X"}
+    dims, naas = problem_dims(layer)
     return dims, naas, {d: int(inst[d]) for d in dims}
 
 
@@ -172,18 +174,24 @@ def _parse_factor_items(raw: Any, where: str) -> list[tuple[str, int, int | None
     return items
 
 
-def _tensors(raw: Any, where: str) -> list[str]:
+#: The operands of Timeloop's gemm-ABZ example, read for matrix products only.
+_MATMUL_TENSOR_OF = {"a": "inputs", "b": "weights", "z": "outputs"}
+
+
+def _tensors(raw: Any, where: str, matmul: bool = False) -> list[str]:
     if raw is None:
         return []
     if isinstance(raw, str):
         raw = [raw]
+    names = {**_TENSOR_OF, **_MATMUL_TENSOR_OF} if matmul else _TENSOR_OF
+    allowed = "Weights, Inputs, Outputs" + (" (or B, A, Z)" if matmul else "")
     if not isinstance(raw, list):
-        raise _err(f"{where}: {raw!r} (allowed: a list of Weights, Inputs, Outputs)")
+        raise _err(f"{where}: {raw!r} (allowed: a list of {allowed})")
     out = []
     for t in raw:
-        key = _TENSOR_OF.get(str(t).lower())
+        key = names.get(str(t).lower())
         if key is None:
-            raise _err(f"{where}: data space {t!r} (allowed: Weights, Inputs, Outputs)")
+            raise _err(f"{where}: data space {t!r} (allowed: {allowed})")
         if key not in out:
             out.append(key)
     return out
@@ -219,8 +227,8 @@ def parse_timeloop_directives(doc: Any, layer: ConvLayer, origin: str = "mapping
                            f"{', '.join(sorted(_KEYS[kind]))})")
         d = TimeloopDirective(i, target, kind)
         if kind == "datatype":
-            d.keep = _tensors(e.get("keep"), f"{where}.keep")
-            d.bypass = _tensors(e.get("bypass"), f"{where}.bypass")
+            d.keep = _tensors(e.get("keep"), f"{where}.keep", layer.is_matmul)
+            d.bypass = _tensors(e.get("bypass"), f"{where}.bypass", layer.is_matmul)
             both = [t for t in d.keep if t in d.bypass]
             if both:
                 raise _err(f"{where}: {DATASPACE_OF[both[0]]} is in both keep and bypass (allowed: one of them)")
@@ -259,7 +267,7 @@ def parse_timeloop_directives(doc: Any, layer: ConvLayer, origin: str = "mapping
             d.split = split
             nlt = e.get("no_link_transfer")
             if nlt is not None:
-                listed = _tensors(nlt, f"{where}.no_link_transfer")
+                listed = _tensors(nlt, f"{where}.no_link_transfer", layer.is_matmul)
                 d.no_link_transfer = set(listed) == set(TENSORS)
         out.append(d)
     return out
@@ -340,7 +348,8 @@ def nest_mapping_from_timeloop(doc: Any, layer: ConvLayer, hier: Hierarchy, orig
     # --- factors and orders ---------------------------------------------------------------------
     tf = [[1] * 7 for _ in names]
     sf = [[1] * 7 for _ in names]
-    orders = ["NKCYXRS"] * len(names)
+    absent = absent_dims(layer)  # a matmul's X, R, S (and N without a batch): outermost
+    orders = [timeloop_order("NKCYXRS", layer)] * len(names)
     tl_factors: dict[str, list[tuple[str, int]]] = {x: [] for x in dims}  # for the product message
     for lvl, d in temporal.items():
         for x, f in d.factors.items():
@@ -349,7 +358,7 @@ def nest_mapping_from_timeloop(doc: Any, layer: ConvLayer, hier: Hierarchy, orig
                 tf[lvl][DIMS.index(nd)] *= f
             if f != 1:
                 tl_factors[x].append((names[lvl], f))
-        orders[lvl] = "".join(naas_of[x] for x in reversed(d.padded(dims)) if naas_of[x] is not None)
+        orders[lvl] = absent + "".join(naas_of[x] for x in reversed(d.padded(dims)) if naas_of[x] is not None)
     for lvl, d in spatial.items():
         groups = _axis_groups(hier, lvl, fanout_xy)
         lv = hier.levels[lvl]
@@ -415,3 +424,13 @@ def nest_mapping_from_timeloop(doc: Any, layer: ConvLayer, hier: Hierarchy, orig
                          f"the hierarchy says (Timeloop's default would keep every data space)")
     new_hier = replace(hier, levels=tuple(levels)) if datatype else hier
     return mapping, new_hier, notes
+
+
+def nest_timeloop_form(mapping: NestMapping, layer: ConvLayer) -> NestMapping:
+    """``mapping`` as it reads back from the Timeloop file ``export_timeloop`` writes: for a matrix product,
+    the naas dims its problem has no name for (X, R, S, and N without a batch) moved outermost in every
+    level's order (the same loops, the same cost); any other layer's mapping as it is."""
+    if not layer.is_matmul:
+        return mapping
+    return NestMapping(tuple(replace(lm, order=timeloop_order(lm.order, layer)) for lm in mapping.levels),
+                       label=mapping.label)

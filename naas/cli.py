@@ -357,7 +357,7 @@ def cmd_timeloop_evaluate(args) -> int:
                               SearchSettings(budget=args.budget, seed=args.seed)).layers[0]
         mapping, source = cost.mapping, f"searched ({args.budget} evaluations, seed {args.seed})"
     print(f"{layer.name}: {layer.describe()} on {acc.describe()}")
-    print(f"mapping: {source}\n{mapping.loop_nest(acc.parallel_dims)}")
+    print(f"mapping: {source}\n{mapping.loop_nest(acc.parallel_dims, layer.dim_names)}")
     counts = cost.counts()
     print("accesses (words):")
     for level, tensors in counts.items():

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from cost_model.accelerator import load_accelerator
 from cost_model.evaluate import evaluate_layer
 from mapping.spec import Mapping
-from mapping.timeloop_mapping import load_timeloop_mapping, mapping_from_timeloop, mapping_to_timeloop
+from mapping.timeloop_mapping import load_timeloop_mapping, mapping_from_timeloop, mapping_to_timeloop, timeloop_form
 from nn_space.layers import ConvLayer
 from nn_space.timeloop_problem import (TimeloopFormatError, layer_from_timeloop, load_timeloop_problem,
                                        timeloop_problem)
@@ -80,7 +80,11 @@ def test_any_mapping_round_trips_through_timeloop_form(data):
     mapping, parallel = data.draw(mappings_for(layer))
     doc = _yaml_round(mapping_to_timeloop(mapping, layer, [parallel]))
     back, _ = mapping_from_timeloop(doc, layer_from_timeloop(_yaml_round(timeloop_problem(layer))))
-    assert back == mapping
+    # a matrix product's problem has no X, R, S (nor N without a batch): their places in the orders come back
+    # in the one form timeloop_form gives (the same loops); a convolution's mapping comes back as it was
+    assert back == timeloop_form(mapping, layer)
+    if not layer.is_matmul:
+        assert back == mapping
 
 
 def test_unlisted_factor_is_filled_and_permutation_may_be_partial():

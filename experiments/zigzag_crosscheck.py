@@ -35,7 +35,7 @@ from cost_model.energy import get_energy_table
 from cost_model.evaluate import evaluate_layer, evaluate_mappings
 from cost_model.stats import STAT_INDEX
 from mapping.spec import Mapping
-from nn_space.layers import DIMS, ConvLayer
+from nn_space.layers import DIMS, RELEVANCE_BATCHED, ConvLayer
 
 #: naas dim -> ZigZag loop dim (R pairs with Y' as FY with OY: naas input height = (Y'-1)*stride + R).
 ZZ_DIM = {"N": "B", "K": "K", "C": "C", "Y": "OY", "X": "OX", "R": "FY", "S": "FX"}
@@ -114,6 +114,8 @@ def zigzag_layer_doc(layer: ConvLayer, word_bits: int) -> dict:
                 "loop_dims": ["B", "G", "OY", "OX", "FY", "FX"], "loop_sizes": [n, k, y, x, r, s]}
     if layer.groups > 1:
         raise ValueError("grouped (non-depthwise) layers are not cross-checked")
+    if layer.relevance == RELEVANCE_BATCHED:  # N would index the weights too: this equation has no such dim
+        raise ValueError("batched products of two activations (bmm) are not cross-checked with ZigZag")
     return {**common, "equation": "O[b][k][oy][ox]+=W[k][c][fy][fx]*I[b][c][iy][ix]",
             "loop_dims": ["B", "K", "C", "OY", "OX", "FY", "FX"], "loop_sizes": [n, k, c, y, x, r, s]}
 

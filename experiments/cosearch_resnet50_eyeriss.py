@@ -117,7 +117,8 @@ def configs(args: argparse.Namespace) -> dict[str, CosearchConfig | HardwareSear
                                        subnet_population=args.subnet_population,
                                        subnet_generations=args.subnet_generations, mutate_prob=0.1,
                                        seed_subnets=6, seed_generations=args.seed_generations,
-                                       seed_restarts=args.seed_restarts, **shared),
+                                       seed_restarts=args.seed_restarts, start_genomes=(), start_subnets=(),
+                                       fixed_subnet=None, **shared),
             "hardware-only": HardwareSearchConfig(networks=("resnet50",), mode="full", encoding="importance",
                                                   **shared)}
 

@@ -65,7 +65,8 @@ from mapping.search import STARTS  # noqa: E402
 from naas.bounds import layer_bounds  # noqa: E402
 from naas.hardware_search import HardwareSearchConfig, network_summary, run_hardware_search  # noqa: E402
 from naas.published import PAPER  # noqa: E402  (SPEC §9)
-from naas.designs import Design, design_from_dict, design_pes, design_to_dict, load_design  # noqa: E402
+from naas.designs import (Design, array_label, design_from_dict, design_pes, design_to_dict,  # noqa: E402
+                          load_design)
 from naas.report import comparison_table, final_costs_of  # noqa: E402
 from naas.run_store import RunStore  # noqa: E402
 from nn_space.zoo import get_network  # noqa: E402
@@ -84,12 +85,6 @@ RATIOS = ("speedup", "energy saving", "EDP reduction", "max speedup", "max energ
 def paper_entry(baseline: str) -> tuple:
     """The paper's (networks, speedup, energy saving) for a baseline or its published hierarchy ('-hier')."""
     return PAPER.get(baseline.removesuffix("-hier"), ((), math.nan, math.nan))
-
-
-def array_label(design: dict) -> str:
-    """The searched array of a stored design: its fan-out axes, outermost first."""
-    axes = design["array"] if "array" in design else [a for lv in design["levels"] for a in lv.get("fanout", ())]
-    return " x ".join(f"{a['size']}({a.get('dim') or '/'.join(a['dims'])})" for a in axes)
 
 
 def run_folder(runs: str | Path, baseline: str, networks: tuple[str, ...], mode: str, seed: int) -> Path:

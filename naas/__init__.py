@@ -19,6 +19,7 @@ _EXPORTS = {
     "search_hardware": "naas.api",
     "cosearch": "naas.api",
     "sweep": "naas.api",
+    "tradeoff": "naas.api",
     "open_run": "naas.api",
     "NetworkResult": "naas.results",
     "SearchResult": "naas.results",
@@ -26,20 +27,22 @@ _EXPORTS = {
     "Run": "naas.results",
     "HardwareSearchConfig": "naas.hardware_search",
     "CosearchConfig": "naas.joint_search",
+    "TradeoffConfig": "naas.tradeoff",
     "SweepSpec": "naas.sweep_spec",
     "load_sweep": "naas.sweep_spec",
     "NaasError": "naas.errors",
 }
 
 __all__ = ["CosearchConfig", "HardwareSearchConfig", "NaasError", "NetworkResult", "Run", "SearchResult",
-           "SweepResult", "SweepSpec", "cosearch", "evaluate", "load_accelerator", "load_sweep", "network",
-           "open_run", "reproducible", "search_hardware", "search_mappings", "sweep"]
+           "SweepResult", "SweepSpec", "TradeoffConfig", "cosearch", "evaluate", "load_accelerator", "load_sweep",
+           "network", "open_run", "reproducible", "search_hardware", "search_mappings", "sweep", "tradeoff"]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily (__getattr__)
     from cost_model.blas_kernels import reproducible
     from naas.api import (cosearch, evaluate, load_accelerator, network, open_run, search_hardware,
-                          search_mappings, sweep)
+                          search_mappings, sweep, tradeoff)
     from naas.joint_search import CosearchConfig
+    from naas.tradeoff import TradeoffConfig
     from naas.errors import NaasError
     from naas.hardware_search import HardwareSearchConfig
     from naas.results import NetworkResult, Run, SearchResult, SweepResult

@@ -237,6 +237,37 @@ def cosearch(config: Any = None, *, out: str | Path, resume: bool = False, budge
                         final=best.get("final"), subnet=best["subnet"])
 
 
+def tradeoff(config: Any = None, *, out: str | Path, resume: bool = False, budget: int | None = None,
+             data_dir: str | Path | None = None, references: Any = "all", workers: int = 1,
+             scheduler: str | None = None, executor=None, progress: Callable | None = None, **fields: Any):
+    """Run (or ``resume``) an accuracy–EDP trade-off into ``out`` (``naas tradeoff``); returns every point of the
+    co-design curve and of the ``references`` (``'all'``, ``'none'``, or some of fixed, hardware, network) as a
+    pandas DataFrame (``naas.tradeoff.COLUMNS``), and writes curve.csv, comparison.csv, tradeoff.md and
+    tradeoff.png into ``out``.
+
+    ``config``: a ``TradeoffConfig`` (or dict), keyword ``fields`` overriding it, e.g.
+    ``tradeoff(out="runs/t", space="ofa-mbv3-w1.2", baseline="eyeriss", accuracies="0.76:0.84:0.01")``.
+    """
+    import pandas as pd
+
+    from .tradeoff import TradeoffConfig, parse_references, reference_points, run_tradeoff
+    from .tradeoff_report import write_report
+
+    which = references if isinstance(references, tuple) else parse_references(references)
+    if not resume:
+        config = _config(TradeoffConfig, config, fields if budget is None else {**fields, "budget": budget})
+    data = None if data_dir is None else str(data_dir)
+    with _executor(workers, scheduler, executor) as ex:
+        curve = run_tradeoff(None if resume else config, out, resume=resume, data_dir=data, executor=ex,
+                             progress=progress, budget=budget if resume else None)
+        config = Run(Path(out)).config
+        refs = reference_points(config, out, which, data, ex, progress) if which else None
+    frame = pd.concat([curve, refs], ignore_index=True) if refs is not None and len(refs) else curve
+    write_report(frame, out, f"{config.space} under {config.baseline}'s resources: co-design vs references "
+                             f"({config.strategy} strategy, {config.budget} designs)")
+    return frame
+
+
 def sweep(spec: Any = None, *, out: str | Path, resume: bool = False, workers: int = 1,
           scheduler: str | None = None, executor=None, progress: Callable | None = None) -> SweepResult:
     """Run (or ``resume``) a sweep into ``out`` (``naas sweep``): ``spec`` is a ``SweepSpec``, a sweep file's

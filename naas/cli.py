@@ -1,4 +1,4 @@
-"""The ``naas`` command line: evaluate, search, cosearch, sweep, timeloop, report, list."""
+"""The ``naas`` command line: evaluate, search, cosearch, tradeoff, sweep, timeloop, report, list."""
 from __future__ import annotations
 
 import argparse
@@ -26,7 +26,7 @@ from naas.progress import progress_bars
 #: exit code of a command stopped by Ctrl-C (128 + SIGINT, as a shell reports it)
 INTERRUPTED = 130
 #: the commands that write a run folder (``--out`` / ``--resume``), which Ctrl-C leaves resumable
-RUN_COMMANDS = ("search", "cosearch", "sweep")
+RUN_COMMANDS = ("search", "cosearch", "sweep", "tradeoff")
 
 
 class CliError(Exception):
@@ -256,6 +256,47 @@ def cmd_cosearch(args) -> int:
     return 0
 
 
+def _run_kind(folder) -> str | None:
+    from naas.run_store import RunStore
+
+    if not (Path(folder) / RunStore.FILE).is_file():
+        return None
+    with RunStore(folder, create=False) as store:
+        return store.kind
+
+
+def cmd_tradeoff(args) -> int:
+    from naas.api import tradeoff
+    from naas.executor import make_executor
+    from naas.tradeoff import TradeoffConfig, parse_references
+
+    config, folder = _config_and_folder(args, TradeoffConfig)
+    which = parse_references(args.references)
+    with make_executor(args.workers, args.scheduler) as executor, progress_bars(args.quiet) as progress:
+        frame = tradeoff(config, out=folder, resume=bool(args.resume), data_dir=args.ofa_data, references=which,
+                         executor=executor, progress=progress, budget=args.budget if args.resume else None)
+    _print_tradeoff(frame)
+    print(f"wrote {', '.join(str(Path(folder) / f) for f in ('curve.csv', 'comparison.csv', 'tradeoff.md', 'tradeoff.png'))}")
+    return 0
+
+
+def _print_tradeoff(frame) -> None:
+    from naas.tradeoff_report import comparison
+
+    table = comparison(frame)
+    cols = ["target", "co-design EDP"] + [c for c in table.columns if c.endswith("/ co-design")]
+    with pd_options():
+        print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print("accuracy: predicted top-1 on OFA's holdout (10k ImageNet-train images), not ImageNet val; "
+          "ratios > 1: the reference's EDP is higher than co-design's")
+
+
+def pd_options():
+    import pandas as pd
+
+    return pd.option_context("display.width", 200, "display.max_columns", 20)
+
+
 def cmd_sweep(args) -> int:
     from naas.config_checks import check_networks
     from naas.executor import make_executor
@@ -448,6 +489,16 @@ def cmd_timeloop_export(args) -> int:
 def cmd_report(args) -> int:
     from naas.report import ReportError, summary, write_report
 
+    if _run_kind(args.run) == "tradeoff":
+        import pandas as pd
+
+        curve = Path(args.run) / "curve.csv"
+        if not curve.is_file():
+            raise CliError(f"report: {str(args.run)!r}: a trade-off without its curve.csv (rerun naas tradeoff "
+                           f"--resume {args.run})")
+        _print_tradeoff(pd.read_csv(curve))
+        print(f"tables and plot: {Path(args.run) / 'tradeoff.md'}, {Path(args.run) / 'tradeoff.png'}")
+        return 0
     try:
         files = write_report(args.run)
         print(summary(args.run))
@@ -491,6 +542,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from naas.joint_search import CosearchConfig
     from naas.hardware_search import HardwareSearchConfig
+    from naas.tradeoff import TradeoffConfig
 
     p = OneLineParser(prog="naas", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true", help="also log what the searches do (stderr)")
@@ -530,6 +582,17 @@ def build_parser() -> argparse.ArgumentParser:
                     help="folder with OFA's predictor files (default: $NAAS_OFA_DATA)")
     _add_run_options(co)
     co.set_defaults(func=cmd_cosearch)
+    tr = sub.add_parser("tradeoff", help="accuracy-EDP trade-off curve: co-design per accuracy target, with "
+                                         "reference curves (resumable)")
+    add_config_options(tr, TradeoffConfig, skip=("min_accuracy",))
+    tr.add_argument("--references", default="all", metavar="LIST",
+                    help="reference curves: fixed (published networks on the baseline), hardware (hardware-only "
+                         "search per network), network (network-only search per target); comma-separated, 'all' "
+                         "(default) or 'none'")
+    tr.add_argument("--ofa-data", default=None, metavar="DIR",
+                    help="folder with OFA's predictor files (default: $NAAS_OFA_DATA)")
+    _add_run_options(tr)
+    tr.set_defaults(func=cmd_tradeoff)
     sw = sub.add_parser("sweep", help="grid or random sweep of accelerator parameters (resumable)")
     sw.add_argument("--grid", default=None, metavar="SWEEP.yaml",
                     help="sweep file: base accelerator, parameters by dotted path, method (docs/sweeps.md)")

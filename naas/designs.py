@@ -45,6 +45,12 @@ def design_space(baseline: Design, mode: str, axis_dims: int = 3, encoding: str 
     return cls(baseline, mode, caps=caps, axis_dims=axis_dims, encoding=encoding)
 
 
+def array_label(design: dict) -> str:
+    """The array of a stored design (``design_to_dict``): its fan-out axes, outermost first, as '16(K) x 32(C)'."""
+    axes = design["array"] if "array" in design else [a for lv in design["levels"] for a in lv.get("fanout", ())]
+    return " x ".join(f"{a['size']}({a.get('dim') or '/'.join(a['dims'])})" for a in axes)
+
+
 def design_pes(design: Design) -> int:
     return design.num_macs if isinstance(design, Hierarchy) else design.num_pes
 

@@ -86,6 +86,14 @@ class CosearchConfig(OuterSearchConfig):
     elite_mutants: int | None = option(None, "designs per generation proposed as Gaussian mutants of the best "
                                              "design so far, injected into the CMA-ES population (0: none; none: "
                                              "2, or the population size - 1 if smaller)", type=int)
+    start_genomes: tuple = option((), "hardware genomes added to generation 0 (a warm start from another run's "
+                                      "best design, e.g. the neighbouring accuracy target's: naas.tradeoff)",
+                                  cli=False)
+    start_subnets: tuple = option((), "subnet configurations every design's middle loop also starts from (those "
+                                      "meeting the bound)", cli=False)
+    fixed_subnet: dict | None = option(None, "a subnet configuration the middle loop is pinned to: a hardware-only "
+                                             "search of that network (needs subnet_population 1, "
+                                             "subnet_generations 0, seed_subnets 0)", cli=False)
 
     def __post_init__(self):
         if self.elite_mutants is None:
@@ -93,7 +101,8 @@ class CosearchConfig(OuterSearchConfig):
         super().__post_init__()
         check_choice(self, "space", tuple(SPACES))
         if self.reference_network == "auto":
-            object.__setattr__(self, "reference_network", "resnet50" if self.space == "ofa-resnet50" else None)
+            object.__setattr__(self, "reference_network", "resnet50" if self.space == "ofa-resnet50"
+                               and self.fixed_subnet is None else None)
         if self.reference_network is not None:
             check_networks((self.reference_network,))
         if self.min_accuracy is not None and (isinstance(self.min_accuracy, bool) or not isinstance(
@@ -104,17 +113,33 @@ class CosearchConfig(OuterSearchConfig):
                      seed_restarts=1)
         if not isinstance(self.mutate_prob, (int, float)) or not 0 <= self.mutate_prob <= 1:
             raise ConfigError(f"mutate_prob: {self.mutate_prob!r} (allowed: 0 <= value <= 1)", "mutate_prob")
+        object.__setattr__(self, "start_genomes", tuple(tuple(float(v) for v in g) for g in self.start_genomes))
+        object.__setattr__(self, "start_subnets", tuple(dict(d) for d in self.start_subnets))
+        if self.fixed_subnet is not None:
+            if not isinstance(self.fixed_subnet, dict):
+                raise ConfigError(f"fixed_subnet: {self.fixed_subnet!r} (allowed: a subnet configuration, a "
+                                  "mapping)", "fixed_subnet")
+            loose = {k: v for k, v in (("subnet_population", self.subnet_population),
+                                       ("subnet_generations", self.subnet_generations),
+                                       ("seed_subnets", self.seed_subnets)) if v != (1 if k == "subnet_population" else 0)}
+            if loose:
+                raise ConfigError("fixed_subnet: a pinned subnet needs subnet_population 1, subnet_generations 0 "
+                                  "and seed_subnets 0 (got " + ", ".join(f"{k} {v}" for k, v in loose.items()) + ")",
+                                  "fixed_subnet")
 
 
-def reference_subnet(space: SubnetSpace):
-    """The network the accuracy bound defaults to: ResNet-50's configuration, or the largest MobileNetV3."""
+def reference_subnet(space: SubnetSpace, config: CosearchConfig | None = None):
+    """The network the accuracy bound defaults to and the baseline is costed on: the config's pinned subnet,
+    else ResNet-50's configuration, or the largest MobileNetV3."""
+    if config is not None and config.fixed_subnet is not None:
+        return space.from_dict(config.fixed_subnet)
     return space.resnet50() if hasattr(space, "resnet50") else space.largest(224)
 
 
 def resolve_bound(config: CosearchConfig, predictor: AccuracyPredictor) -> float:
     if config.min_accuracy is not None:
         return config.min_accuracy
-    return predictor.predict_one(reference_subnet(predictor.space))
+    return predictor.predict_one(reference_subnet(predictor.space, config))
 
 
 # --- the middle loop ------------------------------------------------------------------------------
@@ -300,7 +325,7 @@ def _reference_row(config: CosearchConfig, predictor: AccuracyPredictor, baselin
     t = time.perf_counter()
     settings = (config.mapping_settings(),)
     coster = NetworkCoster()
-    ref = reference_subnet(predictor.space)
+    ref = reference_subnet(predictor.space, config)
     results = {"reference-subnet": network_summary(coster.cost(predictor.space.layers(ref), baseline, settings,
                                                                searched=True))}
     if config.reference_network:
@@ -333,7 +358,7 @@ def _cosearch(config: CosearchConfig, store: RunStore, data_dir, executor: Execu
     stored = stored_optimizer(store, hw_space.size, "co-search")  # checked before anything is added
     store.set_meta("accuracy_bound", bound)
     store.set_meta("accuracy_label", ACCURACY_LABEL)
-    ref = reference_subnet(space)
+    ref = reference_subnet(space, config)
 
     base_genome = np.full(hw_space.size, -1.0)
     if store.find(base_genome) is None:
@@ -343,10 +368,11 @@ def _cosearch(config: CosearchConfig, store: RunStore, data_dir, executor: Execu
     seeds = store.get_meta("seed_subnets")
     if seeds is None:  # hardware-independent; found once per run and kept for resumes
         rng = np.random.default_rng([config.seed, 1])
-        seeds = [s.to_dict() for s in low_mac_subnets(predictor, bound, [ref], config.seed_subnets, rng,
-                                                      config.seed_generations, restarts=config.seed_restarts)]
+        seeds = [] if config.seed_subnets == 0 else [
+            s.to_dict() for s in low_mac_subnets(predictor, bound, [ref], config.seed_subnets, rng,
+                                                 config.seed_generations, restarts=config.seed_restarts)]
         store.set_meta("seed_subnets", seeds)
-    base_starts = [ref.to_dict()] + seeds
+    base_starts = [ref.to_dict()] + seeds + [d for d in config.start_subnets if d not in seeds and d != ref.to_dict()]
 
     def task(generation: int, genome: np.ndarray, acc) -> DesignTask:
         starts = base_starts + [e for e in _elites(store, generation) if e not in base_starts]
@@ -356,7 +382,8 @@ def _cosearch(config: CosearchConfig, store: RunStore, data_dir, executor: Execu
     best = search_designs(store, hw_space, config, f"{baseline.name}-cosearch", task, evaluate_designs,
                           lambda g, x, acc, outcome: _commit(store, g, x, design_to_dict(acc), outcome),
                           executor, progress, base_fit, stored,
-                          "no design in the co-search could map a subnet meeting the bound")
+                          "no design in the co-search could map a subnet meeting the bound",
+                          extra_start=[np.array(g) for g in config.start_genomes])
     save_design(best_design(config, baseline, best), store.folder / "best.yaml")
     best_sub = store.design_subnets(best["id"])[0]
     (store.folder / "best_subnet.json").write_text(json.dumps(
@@ -378,7 +405,7 @@ def record_final_costs(store: RunStore, budget: int, data_dir=None,
     searches = config.final_settings(budget)
     space = load_predictor(config.space, data_dir).space
     baseline = load_design(config.baseline)
-    networks = {"reference-subnet": space.layers(reference_subnet(space))}
+    networks = {"reference-subnet": space.layers(reference_subnet(space, config))}
     if config.reference_network:
         net = get_network(config.reference_network)
         networks[net.name] = net

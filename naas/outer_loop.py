@@ -183,9 +183,11 @@ def run_generations(store: RunStore, es, first_generation: int, budget: int,
 
 def search_designs(store: RunStore, space, config, prefix: str, make_task: Callable[[int, np.ndarray, Any], Any],
                    worker: Callable[[Any], Any], commit: Callable[[int, np.ndarray, Any, Any], None],
-                   executor: Executor, progress, baseline_fitness: float | None, stored, nothing_found: str) -> dict:
+                   executor: Executor, progress, baseline_fitness: float | None, stored, nothing_found: str,
+                   extra_start: list[np.ndarray] = ()) -> dict:
     """The outer loop of a hardware search or a co-search, to ``config.budget`` designs: generation 0 (the
-    space's ``config.warm_start`` genomes), then CMA-ES generations with ``config.elite_mutants`` injected.
+    space's ``config.warm_start`` genomes, then ``extra_start``), then CMA-ES generations with
+    ``config.elite_mutants`` injected.
     Designs are named ``prefix-g<generation>-<i>`` (``prefix-warm-start``, ``prefix-start-<i>`` in generation 0).
     Returns the best design's record; raises ``NetworkEvaluationError(nothing_found)`` if none has a fitness.
     """
@@ -196,6 +198,7 @@ def search_designs(store: RunStore, space, config, prefix: str, make_task: Calla
                                                     "warm-start" if i == 0 else f"start-{i}"))
 
     start = space.start_genomes(config.warm_start)
+    start += [x for x in extra_start if not any(np.array_equal(x, y) for y in start)]
     loop = dict(decode=decode, make_task=make_task, worker=worker, commit=commit, executor=executor,
                 progress=progress, baseline_fitness=baseline_fitness)
     es, done = start_optimizer(store, start, config, stored=stored, **loop)

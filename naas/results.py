@@ -137,13 +137,15 @@ class Run:
 
     @property
     def config(self) -> Any:
-        """The config the run stored (HardwareSearchConfig, CosearchConfig or SweepSpec)."""
+        """The config the run stored (HardwareSearchConfig, CosearchConfig, TradeoffConfig or SweepSpec)."""
         from .joint_search import CosearchConfig
         from .hardware_search import HardwareSearchConfig
         from .sweep_spec import SweepSpec
+        from .tradeoff import TradeoffConfig
 
         with self._store() as store:
-            cls = {"search": HardwareSearchConfig, "cosearch": CosearchConfig, "sweep": SweepSpec}[store.kind]
+            cls = {"search": HardwareSearchConfig, "cosearch": CosearchConfig, "sweep": SweepSpec,
+                   "tradeoff": TradeoffConfig}[store.kind]
             return cls.from_dict(store.get_meta("config"))
 
     @property

@@ -291,6 +291,16 @@ class RunStore:
             (int(before_generation), int(count))).fetchall()
         return [json.loads(r[0]) for r in rows]
 
+    def target_subnet_configs(self, network: str, rank: int, before_generation: int, count: int) -> list[dict]:
+        """Trade-off runs: the rank-``rank`` subnets' configs of the ``count`` designs of generations before this
+        one with the lowest ``network`` EDP (each accuracy target is one such 'network', its subnet one rank)."""
+        rows = self.db.execute(
+            "SELECT s.config FROM designs d JOIN network_results r ON r.design_id = d.id AND r.network = ? "
+            "JOIN subnets s ON s.design_id = d.id AND s.rank = ? WHERE d.generation >= 0 AND d.generation < ? "
+            "AND r.edp IS NOT NULL ORDER BY r.edp, d.id LIMIT ?",
+            (network, int(rank), int(before_generation), int(count))).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
     def designs(self):
         """All designs, one row each, in evaluation order (pandas DataFrame)."""
         import pandas as pd

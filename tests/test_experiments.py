@@ -178,7 +178,7 @@ COSEARCH_SHARED = {"baseline": "eyeriss", "budget": 600, "seed": 0, "inner_budge
                    "elite_sigma": 0.05, "inner_start": "best-default", "inner_sigma0": 0.15, "final_portfolio": True}
 COSEARCH = {**COSEARCH_SHARED, "space": "ofa-resnet50", "min_accuracy": None, "reference_network": "resnet50",
             "subnet_population": 16, "subnet_generations": 4, "mutate_prob": 0.1, "seed_subnets": 6,
-            "seed_generations": 60, "seed_restarts": 2}
+            "seed_generations": 60, "seed_restarts": 2, "start_genomes": [], "start_subnets": [], "fixed_subnet": None}
 HARDWARE_ONLY = {**COSEARCH_SHARED, "networks": ["resnet50"], "mode": "full", "encoding": "importance"}
 
 

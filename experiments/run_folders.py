@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from naas.run_store import RunStore
+from naas.run_folder import OtherSettingsError, run_state  # noqa: F401  (re-exported)
 
 RUNS = Path("runs")  # git-ignored (.gitignore), relative to where the scripts run: the repository root
 
@@ -21,38 +21,6 @@ RUNS = Path("runs")  # git-ignored (.gitignore), relative to where the scripts r
 def default_runs(experiment: str, quick: bool = False) -> Path:
     """``runs/<experiment>``, or ``runs/<experiment>/quick`` for a smoke run (so it never meets a full one)."""
     return RUNS / experiment / "quick" if quick else RUNS / experiment
-
-
-class OtherSettingsError(ValueError):
-    """A run folder holds a run of other settings than the ones asked for."""
-
-
-def run_state(folder: str | Path, config: Any) -> str:
-    """What a run of ``config`` in ``folder`` needs: 'absent' (start it), 'complete' (reuse it), 'incomplete'
-    (resume it) or 'extend' (resume it to ``config.budget`` designs).
-
-    Raises ``OtherSettingsError`` if the folder holds a run whose stored config differs from ``config`` in
-    anything but a smaller budget.
-    """
-    folder = Path(folder)
-    if not (folder / RunStore.FILE).is_file():
-        return "absent"
-    with RunStore(folder, create=False) as store:
-        stored, count = store.get_meta("config"), store.count()
-    try:
-        have = type(config).from_dict(stored).to_dict()
-    except Exception as exc:  # another kind of run, or one stored by older code
-        raise OtherSettingsError(f"{str(folder)!r} holds a run that is not a {type(config).__name__} this code "
-                                 f"reads ({exc}); pass another --runs folder") from None
-    want = config.to_dict()
-    diff = sorted(k for k in have.keys() | want.keys() if k != "budget" and have.get(k) != want.get(k))
-    if diff or have["budget"] > want["budget"]:
-        what = ", ".join(f"{k}: {have.get(k)!r} there, {want.get(k)!r} asked for" for k in diff or ["budget"])
-        raise OtherSettingsError(f"{str(folder)!r} holds a run of other settings ({what}); pass another --runs "
-                                 "folder (or the settings it was made with)")
-    if have["budget"] < want["budget"]:
-        return "extend"
-    return "complete" if count >= want["budget"] else "incomplete"
 
 
 def check_runs(folders_and_configs) -> None:

@@ -212,3 +212,40 @@ def extend_budget(store: RunStore, config, budget: int | None):
     config = replace(config, budget=budget)
     store.set_meta("config", config.to_dict())
     return config
+
+
+class OtherSettingsError(RunFolderError):
+    """A run folder holds a run of other settings than the ones asked for."""
+
+    def __init__(self, message: str):
+        super().__init__(message, "runs")
+
+
+def run_state(folder: str | Path, config: Any, complete: Callable[[RunStore], bool] | None = None) -> str:
+    """What a run of ``config`` in ``folder`` needs: 'absent' (start it), 'complete' (reuse it), 'incomplete'
+    (resume it) or 'extend' (resume it to ``config.budget`` designs).
+
+    'complete': ``config.budget`` designs committed and, if given, ``complete(store)`` true (e.g. its final
+    re-costing stored). Raises ``OtherSettingsError`` if the folder holds a run whose stored config differs from
+    ``config`` in anything but a smaller budget.
+    """
+    folder = Path(folder)
+    if not (folder / RunStore.FILE).is_file():
+        return "absent"
+    with RunStore(folder, create=False) as store:
+        stored, count = store.get_meta("config"), store.count()
+        done = complete(store) if complete is not None else True
+    try:
+        have = type(config).from_dict(stored).to_dict()
+    except Exception as exc:  # another kind of run, or one stored by other code
+        raise OtherSettingsError(f"{str(folder)!r} holds a run that is not a {type(config).__name__} this code "
+                                 f"reads ({exc}); pass another runs folder") from None
+    want = config.to_dict()
+    diff = sorted(k for k in have.keys() | want.keys() if k != "budget" and have.get(k) != want.get(k))
+    if diff or have["budget"] > want["budget"]:
+        what = ", ".join(f"{k}: {have.get(k)!r} there, {want.get(k)!r} asked for" for k in diff or ["budget"])
+        raise OtherSettingsError(f"{str(folder)!r} holds a run of other settings ({what}); pass another runs "
+                                 "folder (or the settings it was made with)")
+    if have["budget"] < want["budget"]:
+        return "extend"
+    return "complete" if count >= want["budget"] and done else "incomplete"

@@ -365,7 +365,9 @@ def reference_points(config: TradeoffConfig, folder: str | Path, which: tuple[st
                      executor: Executor | None = None, progress: Callable[[SearchProgress], None] | None = None):
     """The reference curves of a trade-off (pandas DataFrame, ``COLUMNS``): the published networks in range
     (predicted accuracy, else published top-1, at least the lowest target - 0.01) fixed on the baseline, each
-    one's hardware-only search (run folders in ``<folder>/references``), and the network-only search per target.
+    one's hardware-only search (the same outer settings; run folders in ``<folder>/references``), and the
+    network-only search per target on the fixed baseline, given as many costed subnets per target as the
+    co-design run's ``budget`` designs spend on it (``generations=budget``).
     Fixed and network-only points are stored in the run (meta 'references') and reused for the same config."""
     import pandas as pd
 
@@ -375,6 +377,8 @@ def reference_points(config: TradeoffConfig, folder: str | Path, which: tuple[st
     frames = []
     with RunStore(folder, create=False) as store:
         cached = store.get_meta("references") or {}
+        # the shared run's seed subnets per target (hardware-independent); a warm run finds them per target
+        seeds = store.get_meta("seed_subnets") if config.strategy == "shared" else None
         key = repr(sorted(config.to_dict().items()))
         for name in which:
             if name == "hardware":  # its run folders resume and reuse themselves
@@ -385,7 +389,7 @@ def reference_points(config: TradeoffConfig, folder: str | Path, which: tuple[st
                 part = (fixed_points(config.space, config.baseline, nets, config.final_budget, config.seed, data_dir,
                                      config) if name == "fixed" else
                         network_only_points(config.space, config.baseline, config.accuracies, config, data_dir,
-                                            executor=executor))
+                                            generations=config.budget, executor=executor, seeds=seeds))
                 cached[name] = {"key": key, "rows": part.to_dict("records")}
                 store.set_meta("references", cached)
             frames.append(pd.DataFrame(cached[name]["rows"]))

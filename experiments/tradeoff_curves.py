@@ -5,7 +5,7 @@ two ways of sharing work between targets.
     python experiments/tradeoff_curves.py --ofa-data DIR --space ofa-resnet50 --accuracies 80:83:0.5
 
 For the space and baseline given, it runs (or reuses, from --runs) the ``shared`` and the ``warm`` trade-off at
-the same design budget, adds the reference curves to the shared run (``naas.tradeoff.reference_points``: the
+the same design budget, adds the reference curves to the shared run (``naas.tradeoff_search.reference_points``: the
 published networks fixed on the baseline, each one's hardware-only search, the network-only search per target)
 and writes, under --out (default ``experiments/results/tradeoff/<space>_<baseline>``):
 
@@ -37,7 +37,7 @@ import pandas as pd  # noqa: E402
 
 from naas.executor import make_executor  # noqa: E402
 from naas.run_store import RunStore  # noqa: E402
-from naas.tradeoff import REFERENCES, TradeoffConfig, reference_points, run_tradeoff  # noqa: E402
+from naas.tradeoff_search import REFERENCES, TradeoffConfig, reference_points, run_tradeoff  # noqa: E402
 from naas.tradeoff_report import write_report  # noqa: E402
 from nn_space.accuracy import load_predictor  # noqa: E402
 

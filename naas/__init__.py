@@ -27,7 +27,7 @@ _EXPORTS = {
     "Run": "naas.results",
     "HardwareSearchConfig": "naas.hardware_search",
     "CosearchConfig": "naas.joint_search",
-    "TradeoffConfig": "naas.tradeoff",
+    "TradeoffConfig": "naas.tradeoff_search",
     "SweepSpec": "naas.sweep_spec",
     "load_sweep": "naas.sweep_spec",
     "NaasError": "naas.errors",
@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from naas.api import (cosearch, evaluate, load_accelerator, network, open_run, search_hardware,
                           search_mappings, sweep, tradeoff)
     from naas.joint_search import CosearchConfig
-    from naas.tradeoff import TradeoffConfig
+    from naas.tradeoff_search import TradeoffConfig
     from naas.errors import NaasError
     from naas.hardware_search import HardwareSearchConfig
     from naas.results import NetworkResult, Run, SearchResult, SweepResult

@@ -242,7 +242,7 @@ def tradeoff(config: Any = None, *, out: str | Path, resume: bool = False, budge
              scheduler: str | None = None, executor=None, progress: Callable | None = None, **fields: Any):
     """Run (or ``resume``) an accuracy–EDP trade-off into ``out`` (``naas tradeoff``); returns every point of the
     co-design curve and of the ``references`` (``'all'``, ``'none'``, or some of fixed, hardware, network) as a
-    pandas DataFrame (``naas.tradeoff.COLUMNS``), and writes curve.csv, comparison.csv, tradeoff.md and
+    pandas DataFrame (``naas.tradeoff_search.COLUMNS``), and writes curve.csv, comparison.csv, tradeoff.md and
     tradeoff.png into ``out``.
 
     ``config``: a ``TradeoffConfig`` (or dict), keyword ``fields`` overriding it, e.g.
@@ -250,7 +250,7 @@ def tradeoff(config: Any = None, *, out: str | Path, resume: bool = False, budge
     """
     import pandas as pd
 
-    from .tradeoff import TradeoffConfig, parse_references, reference_points, run_tradeoff
+    from .tradeoff_search import TradeoffConfig, parse_references, reference_points, run_tradeoff
     from .tradeoff_report import write_report
 
     which = references if isinstance(references, tuple) else parse_references(references)

@@ -268,7 +268,7 @@ def _run_kind(folder) -> str | None:
 def cmd_tradeoff(args) -> int:
     from naas.api import tradeoff
     from naas.executor import make_executor
-    from naas.tradeoff import TradeoffConfig, parse_references
+    from naas.tradeoff_search import TradeoffConfig, parse_references
 
     config, folder = _config_and_folder(args, TradeoffConfig)
     which = parse_references(args.references)
@@ -542,7 +542,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from naas.joint_search import CosearchConfig
     from naas.hardware_search import HardwareSearchConfig
-    from naas.tradeoff import TradeoffConfig
+    from naas.tradeoff_search import TradeoffConfig
 
     p = OneLineParser(prog="naas", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true", help="also log what the searches do (stderr)")

@@ -87,7 +87,7 @@ class CosearchConfig(OuterSearchConfig):
                                              "design so far, injected into the CMA-ES population (0: none; none: "
                                              "2, or the population size - 1 if smaller)", type=int)
     start_genomes: tuple = option((), "hardware genomes added to generation 0 (a warm start from another run's "
-                                      "best design, e.g. the neighbouring accuracy target's: naas.tradeoff)",
+                                      "best design, e.g. the neighbouring accuracy target's: naas.tradeoff_search)",
                                   cli=False)
     start_subnets: tuple = option((), "subnet configurations every design's middle loop also starts from (those "
                                       "meeting the bound)", cli=False)

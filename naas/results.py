@@ -141,7 +141,7 @@ class Run:
         from .joint_search import CosearchConfig
         from .hardware_search import HardwareSearchConfig
         from .sweep_spec import SweepSpec
-        from .tradeoff import TradeoffConfig
+        from .tradeoff_search import TradeoffConfig
 
         with self._store() as store:
             cls = {"search": HardwareSearchConfig, "cosearch": CosearchConfig, "sweep": SweepSpec,

@@ -1,4 +1,4 @@
-"""Reference curves for the accuracy–EDP trade-off (issue 27), beside the co-design curve of ``naas.tradeoff``.
+"""Reference curves for the accuracy–EDP trade-off (issue 27), beside the co-design curve of ``naas.tradeoff_search``.
 
 Three references, each a pandas DataFrame with ``COLUMNS`` (one row per point), costed under one baseline:
 
@@ -45,7 +45,7 @@ from .joint_search import CosearchConfig, low_mac_subnets, reference_subnet, run
 from .outer_loop import SearchProgress
 from .run_folder import run_state as shared_run_state
 from .run_store import RunStore
-from .tradeoff import COLUMNS
+from .tradeoff_search import COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -154,14 +154,14 @@ def _row(method: str, target: float | None, name: str, accuracy: float | None, p
 
 
 def subnet_name(space, subnet) -> str:
-    """A subnet's label, as ``naas.tradeoff`` writes it: 'subnet 245 MMACs r192'."""
+    """A subnet's label, as ``naas.tradeoff_search`` writes it: 'subnet 245 MMACs r192'."""
     return f"subnet {space.layers(subnet).macs / 1e6:.0f} MMACs r{subnet.resolution}"
 
 
 # --- fixed networks on the baseline ------------------------------------------------------------------------
 
 def as_cosearch(template: CosearchConfig) -> CosearchConfig:
-    """``template``'s co-search settings as a plain ``CosearchConfig`` (e.g. of a ``naas.tradeoff.TradeoffConfig``)."""
+    """``template``'s co-search settings as a plain ``CosearchConfig`` (e.g. of a ``naas.tradeoff_search.TradeoffConfig``)."""
     return CosearchConfig(**{f.name: getattr(template, f.name) for f in fields(CosearchConfig)})
 
 

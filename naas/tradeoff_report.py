@@ -1,8 +1,8 @@
 """Tables and the plot of a trade-off curve and its references (``naas tradeoff``; issue 27).
 
-The frame holds one row per point (``naas.tradeoff.COLUMNS``), the methods being:
+The frame holds one row per point (``naas.tradeoff_search.COLUMNS``), the methods being:
 
-- ``co-design``: subnet + accelerator + mappings per target (``naas.tradeoff``);
+- ``co-design``: subnet + accelerator + mappings per target (``naas.tradeoff_search``);
 - ``network-only``: subnet search per target on the fixed baseline;
 - ``hardware-only``: the accelerator searched for one fixed network;
 - ``fixed network``: a published network on the baseline at its best mapping.

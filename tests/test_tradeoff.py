@@ -11,7 +11,7 @@ from naas.cli import main
 from naas.errors import ConfigError
 from naas.joint_search import CosearchConfig
 from naas.run_store import RunStore
-from naas.tradeoff import TradeoffConfig, parse_accuracies, run_tradeoff, target_folder, target_key
+from naas.tradeoff_search import TradeoffConfig, parse_accuracies, run_tradeoff, target_folder, target_key
 from naas.tradeoff_report import comparison
 
 #: tiny settings: 2 targets, a few designs of a small outer population, short middle and inner loops

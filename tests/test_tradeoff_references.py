@@ -41,7 +41,7 @@ def check_frame(df: pd.DataFrame, method: str, rows: int) -> None:
 
 
 def test_columns_are_the_trade_off_curves():
-    tradeoff = pytest.importorskip("naas.tradeoff")
+    tradeoff = pytest.importorskip("naas.tradeoff_search")
     assert tradeoff.COLUMNS == COLUMNS
 
 

@@ -256,15 +256,6 @@ def cmd_cosearch(args) -> int:
     return 0
 
 
-def _run_kind(folder) -> str | None:
-    from naas.run_store import RunStore
-
-    if not (Path(folder) / RunStore.FILE).is_file():
-        return None
-    with RunStore(folder, create=False) as store:
-        return store.kind
-
-
 def cmd_tradeoff(args) -> int:
     from naas.api import tradeoff
     from naas.executor import make_executor
@@ -489,16 +480,6 @@ def cmd_timeloop_export(args) -> int:
 def cmd_report(args) -> int:
     from naas.report import ReportError, summary, write_report
 
-    if _run_kind(args.run) == "tradeoff":
-        import pandas as pd
-
-        curve = Path(args.run) / "curve.csv"
-        if not curve.is_file():
-            raise CliError(f"report: {str(args.run)!r}: a trade-off without its curve.csv (rerun naas tradeoff "
-                           f"--resume {args.run})")
-        _print_tradeoff(pd.read_csv(curve))
-        print(f"tables and plot: {Path(args.run) / 'tradeoff.md'}, {Path(args.run) / 'tradeoff.png'}")
-        return 0
     try:
         files = write_report(args.run)
         print(summary(args.run))

@@ -21,6 +21,7 @@ from .hardware_search import HardwareSearchConfig
 from .final_costs import stored_final
 from .run_store import NoRunError, RunStore
 from .sweep_report import sweep_summary, write_sweep_report
+from .tradeoff_search import TradeoffConfig
 
 LEVELS = ("mac", "l1", "noc", "l2", "dram")
 
@@ -124,6 +125,8 @@ def write_report(folder: str | Path) -> list[Path]:
     folder = Path(folder)
     store = _open(folder)
     try:
+        if store.get_meta("kind") == "tradeoff":
+            return _tradeoff_report(store)
         out = folder / "report"
         if store.best() is None:
             raise ReportError(f"{store.folder}: no design with a fitness yet")
@@ -490,6 +493,24 @@ def _draw_array(best: dict, config: HardwareSearchConfig, path: Path) -> Path:
     return path
 
 
+def _tradeoff_frame(store: RunStore) -> pd.DataFrame:
+    """A trade-off run's points (its curve.csv: co-design and the references naas tradeoff added)."""
+    path = store.folder / "curve.csv"
+    if not path.is_file():
+        raise ReportError(f"{store.folder}: a trade-off without its curve.csv (naas tradeoff --resume "
+                          f"{store.folder} writes it)")
+    return pd.read_csv(path)
+
+
+def _tradeoff_report(store: RunStore) -> list[Path]:
+    from .tradeoff_report import write_report as write_tradeoff_report
+
+    config = TradeoffConfig.from_dict(store.get_meta("config"))
+    return write_tradeoff_report(_tradeoff_frame(store), store.folder, f"{config.space} under {config.baseline}'s "
+                                 f"resources: co-design vs references ({config.strategy} strategy, {config.budget} "
+                                 "designs)")
+
+
 def _open(folder: str | Path) -> RunStore:
     try:
         return RunStore(folder, create=False)
@@ -504,6 +525,11 @@ def summary(folder: str | Path) -> str:
         env = describe_environment(store.get_meta("environment"))
         if store.get_meta("kind") == "sweep":
             return sweep_summary(store) + "\n" + env
+        if store.get_meta("kind") == "tradeoff":
+            from .tradeoff_report import comparison
+
+            return comparison(_tradeoff_frame(store)).to_string(index=False, float_format=lambda v: f"{v:.4g}") + \
+                "\n" + env
         table = cosearch_table(store) if store.get_meta("kind") == "cosearch" else comparison_table(store)
         return table.to_string(index=False, float_format=lambda v: f"{v:.4g}") + "\n" + env
     finally:
@@ -516,4 +542,7 @@ def run_table(store: RunStore) -> pd.DataFrame:
     if kind == "sweep":
         from .sweep_report import sweep_table
         return sweep_table(store)
+    if kind == "tradeoff":
+        from .tradeoff_report import comparison
+        return comparison(_tradeoff_frame(store))
     return cosearch_table(store) if kind == "cosearch" else comparison_table(store)

@@ -31,11 +31,11 @@ import numpy as np
 from nn_space.accuracy import ACCURACY_LABEL, load_predictor
 
 from .config_options import option
-from .designs import NetworkCoster, array_label, design_space, design_to_dict, load_design
+from .designs import NetworkCoster, array_label, design_from_dict, design_space, design_to_dict, load_design
 from .errors import ConfigError
 from .executor import Executor, InlineExecutor
 from .hardware_search import network_summary
-from .joint_search import (CosearchConfig, _design_seed, low_mac_subnets, reference_subnet,
+from .joint_search import (CosearchConfig, _commit, _design_seed, low_mac_subnets, reference_subnet,
                            run_cosearch, search_subnets)
 from .outer_loop import SearchProgress, search_designs, stored_optimizer
 from .run_folder import open_run_folder
@@ -148,8 +148,6 @@ class TargetsTask:
 
 def evaluate_targets(task: TargetsTask) -> dict:
     """The middle and inner loops of one design at every target (one mapping cache); what the store commits."""
-    from .designs import design_from_dict
-
     t0 = time.perf_counter()
     config = TradeoffConfig.from_dict(task.config)
     predictor = load_predictor(config.space, task.data_dir)
@@ -176,11 +174,6 @@ def evaluate_targets(task: TargetsTask) -> dict:
 
 def evaluate_target_designs(tasks: list[TargetsTask]) -> list[dict]:
     return [evaluate_targets(t) for t in tasks]
-
-
-def _commit(store: RunStore, generation: int, genome: np.ndarray, acc_dict: dict, outcome: dict) -> None:
-    store.add_design(generation, genome, acc_dict, outcome["fitness"], outcome["results"], outcome["error"],
-                     outcome["seconds"], subnets=outcome["subnets"])
 
 
 def _seed_subnets(config: TradeoffConfig, predictor, ref) -> list[list[dict]]:
@@ -379,7 +372,8 @@ def reference_points(config: TradeoffConfig, folder: str | Path, which: tuple[st
         cached = store.get_meta("references") or {}
         # the shared run's seed subnets per target (hardware-independent); a warm run finds them per target
         seeds = store.get_meta("seed_subnets") if config.strategy == "shared" else None
-        key = repr(sorted(config.to_dict().items()))
+        # the config, and how each reference uses it (network-only: ``generations=budget``, the shared seeds)
+        key = repr((sorted(config.to_dict().items()), "network-only generations=budget, shared seeds"))
         for name in which:
             if name == "hardware":  # its run folders resume and reuse themselves
                 frames.append(hardware_only_points(config.space, config.baseline, nets, config,

@@ -129,6 +129,11 @@ def test_cli_tradeoff_and_report(ofa_data, tmp_path, capsys):
     assert set(curve.method) == {"co-design", "network-only", "fixed network"}
     assert main(["report", str(tmp_path / "t")]) == 0
     assert "co-design EDP" in capsys.readouterr().out
+    import naas
+
+    run = naas.open_run(tmp_path / "t")
+    assert run.kind == "tradeoff" and run.config.accuracies == (0.79,)
+    assert list(run.table().target) == [0.79] and (tmp_path / "t" / "tradeoff.png") in run.report()
     assert json.loads((tmp_path / "t" / "comparison.csv").read_text().splitlines()[1].split(",")[0]) == 0.79
 
 

@@ -60,11 +60,13 @@ def configs(args: argparse.Namespace) -> dict[str, TradeoffConfig]:
                   reference_network=None, subnet_population=16, subnet_generations=4, mutate_prob=0.1,
                   seed_subnets=6, seed_generations=60, seed_restarts=2, start_genomes=(), start_subnets=(),
                   fixed_subnet=None)
-    return {s: TradeoffConfig(**common, strategy=s) for s in STRATEGIES}
+    budgets = {"shared": args.shared_budget or args.budget, "warm": args.budget}
+    return {s: TradeoffConfig(**{**common, "budget": budgets[s]}, strategy=s) for s in STRATEGIES}
 
 
 def run_folder(args: argparse.Namespace, strategy: str) -> Path:
-    return args.runs / f"{args.space}-{args.baseline}-{strategy}-b{args.budget}-s{args.seed}"
+    budget = (args.shared_budget or args.budget) if strategy == "shared" else args.budget
+    return args.runs / f"{args.space}-{args.baseline}-{strategy}-b{budget}-s{args.seed}"
 
 
 def run_one(args: argparse.Namespace, strategy: str, config: TradeoffConfig, executor) -> tuple[pd.DataFrame, float]:
@@ -139,6 +141,8 @@ def main(argv=None) -> None:
     ap.add_argument("--baseline", default="eyeriss")
     ap.add_argument("--accuracies", default="75.5:83.5:1")
     ap.add_argument("--budget", type=int, default=40, help="designs of the shared run; of each target's warm run")
+    ap.add_argument("--shared-budget", type=int, default=None,
+                    help="the shared run's designs, if not --budget (to compare the strategies at equal time)")
     ap.add_argument("--inner-budget", type=int, default=300)
     ap.add_argument("--final-budget", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
@@ -172,12 +176,12 @@ def main(argv=None) -> None:
     command = "python experiments/tradeoff_curves.py " + " ".join(sys.argv[1:] if argv is None else argv)
     note = range_note(args.space, args.ofa_data)
     write_report(frame, out, f"{args.space} under {args.baseline}'s resources: co-design (shared, "
-                             f"{args.budget} designs) vs references", command)
+                             f"{cfgs['shared'].budget} designs) vs references", command)
     table = strategy_table(curves, args)
     table.to_csv(out / "strategies.csv", index=False)
     (ns, ss), (nw, sw) = table.attrs["shared"], table.attrs["warm"]
     md = [f"# Sharing work between targets: {args.space} under {args.baseline}", "", f"`{command}`", "", note, "",
-          f"- shared: one outer search of {args.budget} designs (plus its generation-0 starts), every design at "
+          f"- shared: one outer search of {cfgs['shared'].budget} designs (generation-0 starts included), every design at "
           f"every target: {ns} designs, {ss:.0f} s of design time.",
           f"- warm: one co-search of {args.budget} designs per target, each warm-started from the next higher "
           f"target's best: {nw} designs, {sw:.0f} s of design time.",

@@ -7,8 +7,9 @@ The frame holds one row per point (``naas.tradeoff_search.COLUMNS``), the method
 - ``hardware-only``: the accelerator searched for one fixed network;
 - ``fixed network``: a published network on the baseline at its best mapping.
 
-A network is counted at a target when its predicted accuracy meets the target. Networks outside the space (no
-prediction, only a published ImageNet top-1) are plotted and listed but never compared.
+At each target, each method's point is its lowest-EDP point whose predicted accuracy meets the target, whichever
+target it was searched for (a subnet meeting a higher target meets the lower ones). Networks outside the space
+(no prediction, only a published ImageNet top-1) are plotted and listed but never compared.
 """
 from __future__ import annotations
 
@@ -26,16 +27,11 @@ MARKERS = {"co-design": "o", "network-only": "s", "hardware-only": "^", "fixed n
 
 
 def best_meeting(frame: pd.DataFrame, method: str, target: float) -> pd.Series | None:
-    """The lowest-EDP point of ``method`` whose predicted accuracy meets ``target`` (a target-bound method: its
-    point for that target), or None."""
-    rows = frame[frame.method == method]
-    if rows.empty:
-        return None
-    if rows.target.notna().any():
-        rows = rows[(rows.target - target).abs() < 1e-9]
-    else:
-        rows = rows[rows.accuracy.notna() & (rows.accuracy >= target - ACCURACY_TOLERANCE)]
-    return None if rows.empty else rows.sort_values("edp").iloc[0]
+    """The lowest-EDP point of ``method`` whose predicted accuracy meets ``target``, or None: for every method
+    alike, so a point found for a higher target counts at the lower ones it meets (each curve is monotone)."""
+    rows = frame[(frame.method == method) & frame.accuracy.notna()]
+    rows = rows[rows.accuracy >= target - ACCURACY_TOLERANCE]
+    return None if rows.empty else rows.sort_values(["edp", "name"]).iloc[0]
 
 
 def comparison(frame: pd.DataFrame) -> pd.DataFrame:

@@ -74,6 +74,7 @@ def test_shared_run_keeps_each_designs_best_subnet_per_target(shared_run):
         s = subs[subs.design_id == d.id].set_index("rank")
         assert s.loc[0, "accuracy"] >= 0.79 - 1e-6 and s.loc[1, "accuracy"] >= 0.78 - 1e-6
         assert s.loc[0, "edp"] == r[target_key(0.79)] and s.loc[1, "edp"] == r[target_key(0.78)]
+        assert s.loc[1, "edp"] <= s.loc[0, "edp"]  # what meets 0.79 meets 0.78: never worse at the lower target
     for _, p in curve.iterrows():  # each point: the searched design with the lowest EDP at its target
         rows = res[(res.network == target_key(p.target)) & res.design_id.isin(designs.id[designs.generation >= 0])]
         assert p.search_edp == rows.edp.min()

@@ -37,7 +37,8 @@ import pandas as pd  # noqa: E402
 
 from naas.executor import make_executor  # noqa: E402
 from naas.run_store import RunStore  # noqa: E402
-from naas.tradeoff_search import REFERENCES, TradeoffConfig, reference_points, run_tradeoff  # noqa: E402
+from naas.tradeoff_search import (REFERENCES, TradeoffConfig, parse_references, reference_points,  # noqa: E402
+                                  run_tradeoff)
 from naas.tradeoff_report import write_report  # noqa: E402
 from nn_space.accuracy import load_predictor  # noqa: E402
 
@@ -146,7 +147,7 @@ def main(argv=None) -> None:
     ap.add_argument("--inner-budget", type=int, default=300)
     ap.add_argument("--final-budget", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--references", default=",".join(REFERENCES))
+    ap.add_argument("--references", default=",".join(REFERENCES), help="some of fixed, hardware, network, or none")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--runs", type=Path, default=None, help="run folders (default runs/tradeoff_curves)")
     ap.add_argument("--out", type=Path, default=None)
@@ -169,7 +170,7 @@ def main(argv=None) -> None:
         for s in STRATEGIES:
             curves[s], walls[s] = run_one(args, s, cfgs[s], executor)
         t = time.perf_counter()
-        which = tuple(r for r in args.references.split(",") if r)
+        which = parse_references(args.references)
         refs = reference_points(cfgs["shared"], run_folder(args, "shared"), which, args.ofa_data, executor)
         walls["references"] = time.perf_counter() - t
     frame = pd.concat([curves["shared"], refs], ignore_index=True)

@@ -371,6 +371,9 @@ def reference_points(config: TradeoffConfig, folder: str | Path, which: tuple[st
     from .tradeoff_references import fixed_points, hardware_only_points, network_only_points, published_networks
 
     nets = published_networks(config.space, data_dir, window=(min(config.accuracies) - 0.01, 1.0))
+    bad = [w for w in which if w not in REFERENCES]
+    if bad:
+        raise ConfigError(f"references: {bad[0]!r} (allowed: {', '.join(REFERENCES)})", "references")
     frames = []
     with RunStore(folder, create=False) as store:
         cached = store.get_meta("references") or {}

@@ -149,3 +149,15 @@ def test_cli_errors(args, message, ofa_data, tmp_path, capsys):
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and __import__("re").search(message, err), err
     assert not (tmp_path / "x").exists()  # nothing created for a refused config
+
+
+def test_local_processes_give_the_same_rows(shared_run, ofa_data, tmp_path):
+    from naas.executor import make_executor
+
+    folder, curve = shared_run
+    with make_executor(2, None) as executor:
+        again = run_tradeoff(TradeoffConfig(**TINY), tmp_path / "two", data_dir=ofa_data, executor=executor)
+    pd.testing.assert_frame_equal(again.drop(columns=["run", "seconds"]), curve.drop(columns=["run", "seconds"]))
+    with RunStore(folder, create=False) as a, RunStore(tmp_path / "two", create=False) as b:
+        pd.testing.assert_frame_equal(a.network_results(), b.network_results())
+        assert (a.designs().fitness.fillna(-1) == b.designs().fitness.fillna(-1)).all()

@@ -21,7 +21,6 @@ import os
 from pathlib import Path
 
 import numba
-from numba import njit
 
 __all__ = ["njit", "source_digest", "use_versioned_cache", "CACHE_FOLDER"]
 
@@ -65,3 +64,12 @@ def use_versioned_cache() -> str | None:
 
 
 CACHE_FOLDER = use_versioned_cache()
+
+
+def njit(*args, **kwargs):
+    """``numba.njit``, with this folder in force when the kernel is defined: Numba re-reads its config when the
+    environment changes (a script setting NUMBA_NUM_THREADS, say), which drops a folder set at import, and a
+    kernel keeps the cache location it was defined with."""
+    if CACHE_FOLDER is not None:
+        numba.config.CACHE_DIR = CACHE_FOLDER
+    return numba.njit(*args, **kwargs)

@@ -30,9 +30,17 @@ def test_the_cache_folder_follows_the_sources(tmp_path):
 
 
 def test_numba_uses_the_versioned_folder_unless_the_user_chose_one(tmp_path):
+    from cost_model.kernel import evaluate_batch
+    from mapping.default_kernel import grow_default_rows
+
     if not os.environ.get("NUMBA_CACHE_DIR"):
-        assert numba.config.CACHE_DIR == numba_cache.CACHE_FOLDER
         assert Path(numba_cache.CACHE_FOLDER).name.startswith("numba-")
+        for kernel in (evaluate_batch, grow_default_rows):  # where each kernel's cache is, whatever Numba's
+            assert kernel._cache._cache_path.startswith(numba_cache.CACHE_FOLDER)  # config says now
+        # a kernel defined after Numba re-read its config (the environment changed) still goes there
+        numba.config.reload_config()
+        late = numba_cache.njit(cache=True)(lambda x: x + 1)
+        assert late._cache._cache_path.startswith(numba_cache.CACHE_FOLDER)
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", "import cost_model, numba; print(numba.config.CACHE_DIR)"],
                          env=env, cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()

@@ -251,7 +251,7 @@ def tradeoff(config: Any = None, *, out: str | Path, resume: bool = False, budge
     import pandas as pd
 
     from .tradeoff_search import TradeoffConfig, parse_references, reference_points, run_tradeoff
-    from .tradeoff_report import write_report
+    from .tradeoff_report import title, write_report
 
     which = references if isinstance(references, tuple) else parse_references(references)
     if not resume:
@@ -263,8 +263,7 @@ def tradeoff(config: Any = None, *, out: str | Path, resume: bool = False, budge
         config = Run(Path(out)).config
         refs = reference_points(config, out, which, data, ex, progress) if which else None
     frame = pd.concat([curve, refs], ignore_index=True) if refs is not None and len(refs) else curve
-    write_report(frame, out, f"{config.space} under {config.baseline}'s resources: co-design vs references "
-                             f"({config.strategy} strategy, {config.budget} designs)")
+    write_report(frame, out, title(config))
     return frame
 
 

@@ -276,16 +276,12 @@ def _print_tradeoff(frame) -> None:
 
     table = comparison(frame)
     cols = ["target", "co-design EDP"] + [c for c in table.columns if c.endswith("/ co-design")]
-    with pd_options():
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print("accuracy: predicted top-1 on OFA's holdout (10k ImageNet-train images), not ImageNet val; "
           "ratios > 1: the reference's EDP is higher than co-design's")
-
-
-def pd_options():
-    import pandas as pd
-
-    return pd.option_context("display.width", 200, "display.max_columns", 20)
 
 
 def cmd_sweep(args) -> int:

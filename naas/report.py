@@ -503,12 +503,10 @@ def _tradeoff_frame(store: RunStore) -> pd.DataFrame:
 
 
 def _tradeoff_report(store: RunStore) -> list[Path]:
-    from .tradeoff_report import write_report as write_tradeoff_report
+    from .tradeoff_report import title, write_report as write_tradeoff_report
 
     config = TradeoffConfig.from_dict(store.get_meta("config"))
-    return write_tradeoff_report(_tradeoff_frame(store), store.folder, f"{config.space} under {config.baseline}'s "
-                                 f"resources: co-design vs references ({config.strategy} strategy, {config.budget} "
-                                 "designs)")
+    return write_tradeoff_report(_tradeoff_frame(store), store.folder, title(config))
 
 
 def _open(folder: str | Path) -> RunStore:

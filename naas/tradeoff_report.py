@@ -90,6 +90,12 @@ def plot(frame: pd.DataFrame, path: str | Path, title: str) -> Path:
     return path
 
 
+def title(config) -> str:
+    """The plot's and tables' title for a trade-off run's ``TradeoffConfig``."""
+    return (f"{config.space} under {config.baseline}'s resources: co-design vs references ({config.strategy} "
+            f"strategy, {config.budget} designs)")
+
+
 def write_report(frame: pd.DataFrame, folder: str | Path, title: str, command: str = "") -> list[Path]:
     """``curve.csv`` (every point), ``comparison.csv``, ``tradeoff.md`` and ``tradeoff.png`` in ``folder``."""
     folder = Path(folder)

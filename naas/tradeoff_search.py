@@ -120,8 +120,7 @@ class TradeoffConfig(CosearchConfig):
     def cosearch(self, target: float, start_genomes: tuple = (), start_subnets: tuple = ()) -> CosearchConfig:
         """The co-search of one target (strategy 'warm'): these settings, that bound and those warm starts; no
         re-costing of its own (``record_curve`` re-costs every point)."""
-        own = {f.name for f in fields(TradeoffConfig)} - {f.name for f in fields(CosearchConfig)}
-        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in own}
+        values = {f.name: getattr(self, f.name) for f in fields(CosearchConfig)}
         return CosearchConfig(**{**values, "min_accuracy": target, "start_genomes": start_genomes,
                                  "start_subnets": start_subnets, "final_budget": 0})  # the curve re-costs
 
